@@ -1,0 +1,1 @@
+"""MCP servers over trading-core (market-data, trading, risk, portfolio)."""

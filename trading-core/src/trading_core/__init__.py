@@ -1,0 +1,3 @@
+"""trading-core: domain, guardrails, storage, bus, market data, paper broker and orchestrator."""
+
+__version__ = "0.1.0"

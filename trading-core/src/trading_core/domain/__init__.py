@@ -1,0 +1,1 @@
+"""Pure, frozen domain models. No I/O is imported here."""

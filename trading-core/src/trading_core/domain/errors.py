@@ -1,0 +1,45 @@
+"""Errors with stable codes that callers (CLI, MCP tools) can rely on."""
+
+from __future__ import annotations
+
+
+class TradingError(Exception):
+    """Base error: ``code`` is stable, ``message`` is safe to show a user."""
+
+    code = "TRADING_ERROR"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.message = message
+
+
+class ConfigurationError(TradingError):
+    code = "CONFIGURATION_ERROR"
+
+
+class DataError(TradingError):
+    """Market data could not be read or failed validation."""
+
+    code = "DATA_ERROR"
+
+
+class InstrumentNotFoundError(TradingError):
+    code = "INSTRUMENT_NOT_FOUND"
+
+
+class StorageUnavailableError(TradingError):
+    code = "STORAGE_UNAVAILABLE"
+
+
+class BusUnavailableError(TradingError):
+    code = "BUS_UNAVAILABLE"
+
+
+class BrokerError(TradingError):
+    code = "BROKER_ERROR"
+
+
+class DuplicateOrderError(TradingError):
+    code = "DUPLICATE_ORDER"

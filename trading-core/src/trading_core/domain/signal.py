@@ -1,0 +1,48 @@
+"""Signals from agents and the decisions the orchestrator takes on them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from trading_core.domain.base import Frozen, UtcDatetime
+
+
+class Signal(Frozen):
+    """An agent's view of one symbol at one bar: score in [-1, 1] (sell..buy), confidence [0, 1]."""
+
+    agent: str
+    symbol: str
+    timestamp: UtcDatetime
+    score: float = Field(ge=-1.0, le=1.0)
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    reason: str = ""
+    features: dict[str, float | None] = Field(default_factory=dict)
+
+
+class DecisionType(StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+    HOLD = "hold"
+    SKIP = "skip"
+    REJECTED = "rejected"
+    APPROVAL = "approval"
+
+
+class Decision(Frozen):
+    """One row of ``audit.decisions``: what was decided, on which signals, and why."""
+
+    timestamp: UtcDatetime
+    decision_type: DecisionType
+    symbol: str
+    signals: list[dict[str, Any]] = Field(default_factory=list)
+    risk_check: dict[str, Any] = Field(default_factory=dict)
+    final_action: str
+    reasoning: str
+    order_id: str | None = None
+    run_id: str | None = None
+    principal: str = "trading-core"
+    id: int | None = None
+    recorded_at: UtcDatetime | None = None

@@ -1,0 +1,1 @@
+"""Ports: the typing.Protocol interfaces that adapters implement and the core depends on."""

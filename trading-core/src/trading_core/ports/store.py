@@ -1,0 +1,135 @@
+"""Storage port: PostgreSQL (asyncpg) and SQLite implement the same contract."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from trading_core.domain.fill import Fill
+from trading_core.domain.market import Bar, Timeframe
+from trading_core.domain.order import Order, OrderStatus
+from trading_core.domain.position import Position
+from trading_core.domain.signal import Decision
+from trading_core.domain.state import Strategy, SystemEvent
+
+
+class Store(Protocol):
+    """The source of truth. Every write is durable when the awaited call returns."""
+
+    @property
+    def url(self) -> str:
+        """Where the data lives, with any password masked (safe to print)."""
+        ...
+
+    async def close(self) -> None: ...
+
+    # schema
+    async def upgrade(self) -> list[int]:
+        """Apply pending migrations; return the versions applied (empty when up to date)."""
+        ...
+
+    async def schema_version(self) -> int: ...
+
+    # market_data
+    async def upsert_bars(self, bars: Sequence[Bar]) -> int:
+        """Insert or replace bars by (symbol, timeframe, timestamp); returns rows written."""
+        ...
+
+    async def get_bars(
+        self,
+        symbol: str,
+        timeframe: Timeframe,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Bar]:
+        """Bars oldest first; with ``limit``, the most recent ``limit`` bars in range."""
+        ...
+
+    async def upsert_indicators(
+        self,
+        symbol: str,
+        timeframe: Timeframe,
+        timestamp: datetime,
+        values: Mapping[str, float | None],
+    ) -> None: ...
+
+    async def get_indicators(
+        self, symbol: str, timeframe: Timeframe, timestamp: datetime
+    ) -> dict[str, float | None]: ...
+
+    # trading
+    async def save_order(self, order: Order) -> None:
+        """Insert or update by order_id (client_order_id is unique)."""
+        ...
+
+    async def get_order(self, order_id: str) -> Order | None: ...
+
+    async def get_order_by_client_id(self, client_order_id: str) -> Order | None: ...
+
+    async def list_orders(
+        self,
+        *,
+        status: Sequence[OrderStatus] | None = None,
+        symbol: str | None = None,
+        limit: int | None = None,
+    ) -> list[Order]:
+        """Newest first."""
+        ...
+
+    async def save_fill(self, fill: Fill) -> bool:
+        """Record a fill; False (and nothing written) when its fill_id was already recorded."""
+        ...
+
+    async def list_fills(
+        self, *, symbol: str | None = None, since: datetime | None = None, limit: int | None = None
+    ) -> list[Fill]:
+        """Oldest first."""
+        ...
+
+    async def save_position(self, position: Position) -> None: ...
+
+    async def list_positions(self) -> list[Position]: ...
+
+    # config
+    async def save_strategy(self, strategy: Strategy) -> None: ...
+
+    async def list_strategies(self) -> list[Strategy]: ...
+
+    async def set_risk_limit(self, key: str, value: Decimal, *, updated_by: str) -> None: ...
+
+    async def get_risk_limits(self) -> dict[str, Decimal]: ...
+
+    # audit
+    async def record_decisions(self, decisions: Sequence[Decision]) -> int:
+        """Append decisions (bulk path: COPY on PostgreSQL); returns rows written."""
+        ...
+
+    async def list_decisions(
+        self,
+        *,
+        symbol: str | None = None,
+        since: datetime | None = None,
+        run_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[Decision]:
+        """Oldest first (by id)."""
+        ...
+
+    async def count_decisions(self, *, run_id: str | None = None) -> int: ...
+
+    async def record_event(self, event: SystemEvent) -> int: ...
+
+    async def list_events(
+        self, *, event_type: str | None = None, limit: int | None = None
+    ) -> list[SystemEvent]:
+        """Newest first."""
+        ...
+
+    # small durable key/value state (trading state, breakers, kill switch latch)
+    async def put_state(self, key: str, value: Mapping[str, Any]) -> None: ...
+
+    async def get_state(self, key: str) -> dict[str, Any] | None: ...
