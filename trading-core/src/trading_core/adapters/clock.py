@@ -33,3 +33,8 @@ class SimulatedClock:
 
     def advance(self, delta: timedelta) -> None:
         self.set(self._now + delta)
+
+    def advance_to(self, moment: datetime) -> None:
+        """Move forward to ``moment``; a moment at or before now leaves the clock where it is."""
+        if moment > self._now:
+            self.set(moment)

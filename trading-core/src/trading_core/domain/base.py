@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -22,12 +23,13 @@ def _to_decimal(value: Any) -> Decimal:
         raise ValueError("booleans are not numbers here")
     if isinstance(value, Decimal):
         result = value
-    elif isinstance(value, int):
-        result = Decimal(value)
+    elif isinstance(value, numbers.Integral):
+        result = Decimal(int(value))
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("number must be finite")
-        result = Decimal(repr(value))
+        # float.__repr__, not repr(): numpy scalars repr as "np.float64(0.1)".
+        result = Decimal(float.__repr__(value))
     elif isinstance(value, str):
         try:
             result = Decimal(value.strip())

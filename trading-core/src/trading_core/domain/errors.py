@@ -41,5 +41,9 @@ class BrokerError(TradingError):
     code = "BROKER_ERROR"
 
 
+class OrderNotFoundError(BrokerError):
+    code = "ORDER_NOT_FOUND"
+
+
 class DuplicateOrderError(TradingError):
     code = "DUPLICATE_ORDER"

@@ -175,6 +175,8 @@ class Order(Frozen):
         """Return the order in ``target`` state, or raise :class:`IllegalTransitionError`."""
         if target not in ALLOWED_TRANSITIONS[self.status]:
             raise IllegalTransitionError(self.order_id, self.status, target)
+        if at.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
         update: dict[str, object] = {"status": target, "updated_at": at}
         if reason is not None:
             update["status_reason"] = reason
@@ -184,8 +186,8 @@ class Order(Frozen):
 
     def with_fill(self, quantity: Decimal, price: Decimal, *, at: UtcDatetime) -> Order:
         """Apply an execution: updates filled quantity, average price and status."""
-        if quantity <= 0:
-            raise ValueError("fill quantity must be positive")
+        if quantity <= 0 or price <= 0:
+            raise ValueError("fill quantity and price must be positive")
         filled = self.filled_quantity + quantity
         if filled > self.quantity:
             raise ValueError(f"order {self.order_id}: fill would exceed order quantity")

@@ -1,1 +1,1 @@
-"""orchestrator."""
+"""The deterministic orchestrator: one pipeline for live runs and replays."""

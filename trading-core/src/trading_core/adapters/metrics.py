@@ -1,0 +1,156 @@
+"""Prometheus metrics of the trading system, on a registry of their own.
+
+Each :class:`Metrics` owns a ``CollectorRegistry`` (never the process-global one), so two
+instances - two tests, or a backtest next to the live loop - never collide. Decimals become
+floats here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from decimal import Decimal
+from typing import Final
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+    start_http_server,
+)
+
+from trading_core.domain.state import TradingState
+
+TRADING_STATE_VALUES: Final = {
+    TradingState.ACTIVE: 0,
+    TradingState.REDUCING: 1,
+    TradingState.HALTED: 2,
+    TradingState.KILLED: 3,
+}
+_SERVER_STOP_TIMEOUT_SECONDS: Final = 5.0
+
+
+class MetricsServer:
+    """A running ``/metrics`` HTTP endpoint; ``close()`` stops it and frees the port."""
+
+    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+
+    @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when 0 was asked for)."""
+        return int(self._server.server_address[1])
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=_SERVER_STOP_TIMEOUT_SECONDS)
+
+    def __enter__(self) -> MetricsServer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class Metrics:
+    """Counters and gauges the orchestrator, risk engine and feeds update as they work."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self._decisions = Counter(
+            "trading_decisions", "Decisions taken, by type.", ["decision_type"], registry=r
+        )
+        self._orders = Counter(
+            "trading_orders", "Order status changes, by new status.", ["status"], registry=r
+        )
+        self._fills = Counter("trading_fills", "Fills received.", registry=r)
+        self._bars = Counter(
+            "trading_bars_processed", "Bars through the pipeline.", ["symbol"], registry=r
+        )
+        self._equity = Gauge("trading_equity", "Portfolio equity, marked to market.", registry=r)
+        self._cash = Gauge("trading_cash", "Cash balance.", registry=r)
+        self._drawdown = Gauge(
+            "trading_drawdown_pct", "Drawdown from the high-water mark, in percent.", registry=r
+        )
+        self._daily_pnl = Gauge(
+            "trading_daily_pnl_pct", "P&L since start-of-day equity, in percent.", registry=r
+        )
+        self._state = Gauge(
+            "trading_state", "Trading state: 0 ACTIVE, 1 REDUCING, 2 HALTED, 3 KILLED.", registry=r
+        )
+        self._risk_rejections = Counter(
+            "risk_rejections", "Orders refused by the risk engine, by code.", ["code"], registry=r
+        )
+        self._feed_last_update = Gauge(
+            "data_feed_last_update_timestamp_seconds",
+            "Unix time of the last market data received, by symbol.",
+            ["symbol"],
+            registry=r,
+        )
+        self._bus_dropped = Counter(
+            "bus_messages_dropped", "Bus messages dropped for slow subscribers.", registry=r
+        )
+
+    def record_decision(self, decision_type: str) -> None:
+        """Count one decision (``DecisionType`` values: entry, exit, hold, skip, ...)."""
+        self._decisions.labels(decision_type=str(decision_type)).inc()
+
+    def record_order(self, status: str) -> None:
+        """Count an order reaching ``status`` (``OrderStatus`` values)."""
+        self._orders.labels(status=str(status)).inc()
+
+    def record_fill(self) -> None:
+        self._fills.inc()
+
+    def record_bar(self, symbol: str) -> None:
+        self._bars.labels(symbol=symbol).inc()
+
+    def set_equity(self, value: Decimal) -> None:
+        self._equity.set(float(value))
+
+    def set_cash(self, value: Decimal) -> None:
+        self._cash.set(float(value))
+
+    def set_drawdown_pct(self, value: Decimal) -> None:
+        """Drawdown in percent, as ``Portfolio.drawdown_pct`` (5 means 5 %)."""
+        self._drawdown.set(float(value))
+
+    def set_daily_pnl_pct(self, value: Decimal) -> None:
+        """Daily P&L in percent, as ``Portfolio.daily_pnl_pct`` (-2 means -2 %)."""
+        self._daily_pnl.set(float(value))
+
+    def set_trading_state(self, state: TradingState) -> None:
+        self._state.set(TRADING_STATE_VALUES[state])
+
+    def record_risk_rejection(self, code: str) -> None:
+        self._risk_rejections.labels(code=code).inc()
+
+    def set_data_feed_last_update(self, symbol: str, at: datetime) -> None:
+        """Mark market data for ``symbol`` as received at ``at`` (timezone-aware)."""
+        if at.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        self._feed_last_update.labels(symbol=symbol).set(at.timestamp())
+
+    def record_bus_drops(self, count: int = 1) -> None:
+        """Count bus messages dropped; pass ``metrics.record_bus_drops`` as a bus ``on_drop``."""
+        if count < 0:
+            raise ValueError(f"dropped message count cannot be negative: {count}")
+        self._bus_dropped.inc(count)
+
+    def render(self) -> bytes:
+        """This registry in the Prometheus text exposition format."""
+        return generate_latest(self.registry)
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> MetricsServer:
+        """Serve this registry over HTTP on ``host:port`` in a daemon thread; port 0 picks one."""
+        server, thread = start_http_server(port, addr=host, registry=self.registry)
+        return MetricsServer(server, thread)

@@ -1,0 +1,216 @@
+"""The order service: the only code that reaches a broker.
+
+Every order is checked by ``risk.pretrade.check_order`` immediately before it leaves, persisted as
+PENDING before the broker sees it (so a crash never loses an order that may be live), and
+idempotent by client order id: the same id twice returns the first outcome and sends nothing.
+A submit whose answer is lost becomes UNKNOWN and is never resubmitted blindly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from enum import StrEnum
+
+from trading_core.domain.base import ZERO, Frozen
+from trading_core.domain.errors import BrokerError, TradingError
+from trading_core.domain.fill import Fill
+from trading_core.domain.market import Quote
+from trading_core.domain.order import Order, OrderStatus, Side
+from trading_core.instruments import InstrumentRegistry
+from trading_core.portfolio.ledger import PortfolioLedger
+from trading_core.ports.broker import Broker, BrokerReport
+from trading_core.ports.clock import Clock
+from trading_core.ports.metrics import MetricsSink, NullMetrics
+from trading_core.ports.store import Store
+from trading_core.risk.pretrade import (
+    ExposureView,
+    OrderRequest,
+    RiskDecision,
+    RiskLimits,
+    check_order,
+)
+
+from .quotes import QuoteBook
+
+
+class OutcomeStatus(StrEnum):
+    FILLED = "filled"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+
+class OrderOutcome(Frozen):
+    """What happened to one request: the risk verdict, the order (if created) and its fills."""
+
+    status: OutcomeStatus
+    risk: RiskDecision | None = None
+    order: Order | None = None
+    fills: tuple[Fill, ...] = ()
+    duplicate: bool = False
+    message: str = ""
+
+
+def _new_order_id() -> str:
+    return uuid.uuid4().hex
+
+
+class OrderService:
+    """Risk-checks, persists and sends orders; applies executions to the ledger and the store."""
+
+    def __init__(
+        self,
+        *,
+        broker: Broker,
+        store: Store,
+        clock: Clock,
+        instruments: InstrumentRegistry,
+        ledger: PortfolioLedger,
+        quotes: QuoteBook,
+        risk_limits: RiskLimits | None = None,
+        metrics: MetricsSink | None = None,
+        new_order_id: Callable[[], str] = _new_order_id,
+    ) -> None:
+        self._broker = broker
+        self._store = store
+        self._clock = clock
+        self._instruments = instruments
+        self._ledger = ledger
+        self._quotes = quotes
+        self._limits = risk_limits or RiskLimits()
+        self._metrics: MetricsSink = metrics or NullMetrics()
+        self._new_order_id = new_order_id
+        self._open: dict[str, Order] = {}
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return [o for o in self._open.values() if symbol is None or o.symbol == symbol]
+
+    def exposure_view(self, symbol: str) -> ExposureView:
+        portfolio = self._ledger.portfolio
+        open_orders = self.open_orders(symbol)
+        open_buys = [o for o in open_orders if o.side is Side.BUY]
+        buy_notional = sum(
+            (
+                o.remaining_quantity * (o.limit_price or ZERO)
+                for o in self.open_orders()
+                if o.side is Side.BUY
+            ),
+            start=ZERO,
+        )
+        return ExposureView(
+            now=self._clock.now(),
+            equity=portfolio.equity,
+            cash=portfolio.cash,
+            position_quantity=portfolio.position(symbol).quantity,
+            open_buy_quantity=sum((o.remaining_quantity for o in open_buys), start=ZERO),
+            open_sell_quantity=sum(
+                (o.remaining_quantity for o in open_orders if o.side is Side.SELL), start=ZERO
+            ),
+            open_buy_notional=buy_notional,
+            quote=self._quotes.get(symbol),
+        )
+
+    def check(self, request: OrderRequest) -> RiskDecision:
+        """Dry run of every pre-trade control (nothing is sent or stored)."""
+        instrument = self._instruments.get(request.symbol)
+        return check_order(request, instrument, self.exposure_view(request.symbol), self._limits)
+
+    async def place(self, request: OrderRequest) -> OrderOutcome:
+        """Check, persist and send ``request``; see the module docstring for the guarantees."""
+        existing = await self._store.get_order_by_client_id(request.client_order_id)
+        if existing is not None:
+            return _outcome_of(existing, duplicate=True)
+        try:
+            decision = self.check(request)
+        except TradingError as exc:
+            self._metrics.record_risk_rejection(exc.code)
+            return OrderOutcome(status=OutcomeStatus.REJECTED, message=exc.message)
+        order = self._order_from(request)
+        if not decision.approved:
+            for code in decision.codes:
+                self._metrics.record_risk_rejection(code)
+            rejected = order.transition(
+                OrderStatus.REJECTED, at=self._clock.now(), reason=", ".join(decision.codes)
+            )
+            await self._store.save_order(rejected)
+            self._metrics.record_order(rejected.status)
+            return OrderOutcome(status=OutcomeStatus.REJECTED, risk=decision, order=rejected)
+        await self._store.save_order(order)
+        self._open[order.order_id] = order
+        try:
+            report = await self._broker.submit(order)
+        except (BrokerError, TimeoutError, ConnectionError) as exc:
+            unknown = order.transition(OrderStatus.UNKNOWN, at=self._clock.now(), reason=str(exc))
+            await self._record(unknown, ())
+            return OrderOutcome(
+                status=OutcomeStatus.UNKNOWN, risk=decision, order=unknown, message=str(exc)
+            )
+        fills = await self._record(report.order, report.fills)
+        outcome = _outcome_of(report.order, duplicate=False)
+        return outcome.model_copy(update={"risk": decision, "fills": fills})
+
+    async def cancel(self, order_id: str) -> Order:
+        """Cancel a working order. Never blocked by risk."""
+        report = await self._broker.cancel(order_id)
+        await self._record(report.order, report.fills)
+        return report.order
+
+    async def on_quote(self, quote: Quote) -> list[Fill]:
+        """Feed a quote to the broker; resting orders that execute are recorded."""
+        self._quotes.update(quote)
+        fills: list[Fill] = []
+        reports: Sequence[BrokerReport] = await self._broker.on_quote(quote)
+        for report in reports:
+            fills.extend(await self._record(report.order, report.fills))
+        return fills
+
+    async def _record(self, order: Order, fills: Sequence[Fill]) -> tuple[Fill, ...]:
+        await self._store.save_order(order)
+        if order.status.is_open:
+            self._open[order.order_id] = order
+        else:
+            self._open.pop(order.order_id, None)
+        self._metrics.record_order(order.status)
+        applied: list[Fill] = []
+        for fill in fills:
+            # The store is the truth: a fill it already holds (a repeated report) counts once.
+            if await self._store.save_fill(fill) and self._ledger.apply_fill(fill):
+                applied.append(fill)
+                self._metrics.record_fill()
+                await self._store.save_position(self._ledger.portfolio.position(fill.symbol))
+        return tuple(applied)
+
+    def _order_from(self, request: OrderRequest) -> Order:
+        now = self._clock.now()
+        return Order(
+            order_id=self._new_order_id(),
+            client_order_id=request.client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            quantity=request.quantity,
+            order_type=request.order_type,
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            time_in_force=request.time_in_force,
+            strategy_id=request.strategy_id,
+            reason=request.reason,
+            broker=self._broker.name,
+            created_at=now,
+            updated_at=now,
+        )
+
+
+def _outcome_of(order: Order, *, duplicate: bool) -> OrderOutcome:
+    status = {
+        OrderStatus.FILLED: OutcomeStatus.FILLED,
+        OrderStatus.REJECTED: OutcomeStatus.REJECTED,
+        OrderStatus.UNKNOWN: OutcomeStatus.UNKNOWN,
+    }.get(order.status, OutcomeStatus.ACCEPTED)
+    return OrderOutcome(status=status, order=order, duplicate=duplicate)
+
+
+def round_down(value: Decimal, increment: Decimal) -> Decimal:
+    """Largest multiple of ``increment`` not above ``value`` (sizes never round up)."""
+    return (value // increment) * increment

@@ -1,0 +1,331 @@
+"""Paper broker: simulated executions against the quotes it is fed, deterministic under a seed.
+
+Pricing rules (all numbers are Decimal, time comes from the injected clock):
+
+- A market order takes liquidity: buys pay the ask, sells get the bid, each moved against the
+  trader by a seeded random slippage in ``[0, slippage_bps]``.
+- A limit order that is marketable when submitted also takes liquidity, at the better of its limit
+  and the slipped quote, so never worse than the limit. Whatever is left rests in the book and
+  fills at its limit price (as a maker, no slippage) on a later quote that crosses it: in a
+  continuous market a resting order is hit at its own price as the market trades through it.
+- Per quote, all orders in a symbol together execute at most ``max_participation x volume``, in
+  time priority; a quote with volume 0 means "volume unknown" and sets no cap.
+- IOC cancels whatever did not execute on submission; FOK executes in full or is cancelled.
+- DAY orders expire on the first quote of a later UTC day (the broker knows no sessions).
+- Stop and stop-limit orders, and orders in a symbol without a quote yet, are rejected: the broker
+  fails closed rather than guess a price.
+
+Every order moves through ``Order.transition`` / ``Order.with_fill``. No method awaits, so each call
+runs to completion without interleaving with another on the same event loop.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import ValidationError
+
+from trading_core.domain.base import ZERO
+from trading_core.domain.errors import BrokerError, ConfigurationError, DuplicateOrderError
+from trading_core.domain.fill import Fill
+from trading_core.domain.market import Quote
+from trading_core.domain.order import Order, OrderStatus, OrderType, Side, TimeInForce
+from trading_core.execution.paper_config import BPS_PER_UNIT, PaperBrokerConfig
+from trading_core.ports.broker import BrokerReport
+from trading_core.ports.clock import Clock
+
+SLIPPAGE_STEPS = 10_000
+"""Each taker fill draws ``k = Random(seed).randint(0, SLIPPAGE_STEPS)`` and slips by
+``slippage_bps x k / SLIPPAGE_STEPS`` basis points: exact Decimals, reproducible from the seed."""
+
+_SUPPORTED_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
+_WORKING = frozenset({OrderStatus.SENT, OrderStatus.PARTIAL})
+
+
+class PaperBroker:
+    """A :class:`~trading_core.ports.broker.Broker` that simulates fills in memory."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        seed: int = 0,
+        slippage_bps: Decimal = Decimal("2"),
+        commission_bps: Decimal = Decimal("10"),
+        min_commission: Decimal = Decimal("0"),
+        max_participation: Decimal = Decimal("0.25"),
+        name: str = "paper",
+    ) -> None:
+        try:
+            config = PaperBrokerConfig(
+                seed=seed,
+                slippage_bps=slippage_bps,
+                commission_bps=commission_bps,
+                min_commission=min_commission,
+                max_participation=max_participation,
+                name=name,
+            )
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConfigurationError(f"invalid paper broker settings: {problems}") from exc
+        self.config = config
+        self.name = config.name
+        self._clock = clock
+        self._rng = random.Random(config.seed)
+        self._orders: dict[str, Order] = {}
+        self._order_id_by_client_id: dict[str, str] = {}
+        # symbol -> working order ids in submission order (dict as an ordered set: time priority)
+        self._working: dict[str, dict[str, None]] = {}
+        self._quotes: dict[str, Quote] = {}
+        # symbol -> quantity the latest quote can still absorb; None when its volume is unknown
+        self._liquidity: dict[str, Decimal | None] = {}
+        self._fill_counts: dict[str, int] = {}
+        self._accepted = 0
+
+    @classmethod
+    def from_config(cls, clock: Clock, config: PaperBrokerConfig) -> PaperBroker:
+        """Build a broker from an already validated config."""
+        return cls(
+            clock,
+            seed=config.seed,
+            slippage_bps=config.slippage_bps,
+            commission_bps=config.commission_bps,
+            min_commission=config.min_commission,
+            max_participation=config.max_participation,
+            name=config.name,
+        )
+
+    # -- Broker port ------------------------------------------------------------------------
+
+    async def submit(self, order: Order) -> BrokerReport:
+        """Accept, reject or execute a PENDING order; a repeated client order id changes nothing.
+
+        Raises :class:`DuplicateOrderError` when the order id was already used under another
+        client order id, and :class:`BrokerError` for an order that is not PENDING.
+        """
+        known_id = self._order_id_by_client_id.get(order.client_order_id)
+        if known_id is not None:
+            return BrokerReport(order=self._orders[known_id])
+        if order.order_id in self._orders:
+            first = self._orders[order.order_id]
+            raise DuplicateOrderError(
+                f"order id {order.order_id} was already submitted with client order id "
+                f"{first.client_order_id}"
+            )
+        if order.status is not OrderStatus.PENDING:
+            raise BrokerError(
+                f"order {order.order_id} is {order.status}: only pending orders can be submitted"
+            )
+        now = self._now()
+        rejection = self._rejection_reason(order)
+        if rejection is not None:
+            rejected = order.transition(OrderStatus.REJECTED, at=now, reason=rejection)
+            self._store(rejected)
+            return BrokerReport(order=rejected)
+        self._accepted += 1
+        sent = order.transition(
+            OrderStatus.SENT, at=now, broker_order_id=f"{self.name}-{self._accepted:06d}"
+        )
+        self._store(sent)
+        report = self._match(sent, self._quotes[order.symbol], now, on_arrival=True)
+        return report or BrokerReport(order=sent)
+
+    async def cancel(self, order_id: str) -> BrokerReport:
+        """Cancel a working order; a terminal order is returned unchanged.
+
+        Raises :class:`BrokerError` with code ``ORDER_NOT_FOUND`` for an id never submitted here.
+        """
+        order = self._orders.get(order_id)
+        if order is None:
+            raise BrokerError(
+                f"cannot cancel order {order_id}: the {self.name} broker has no such order",
+                code="ORDER_NOT_FOUND",
+            )
+        if order.status.is_terminal:
+            return BrokerReport(order=order)
+        cancelled = order.transition(
+            OrderStatus.CANCELLED, at=self._now(), reason="cancelled on request"
+        )
+        self._store(cancelled)
+        return BrokerReport(order=cancelled)
+
+    async def find_by_client_id(self, client_order_id: str) -> Order | None:
+        """The order submitted under ``client_order_id``, in its current state, if any."""
+        order_id = self._order_id_by_client_id.get(client_order_id)
+        return None if order_id is None else self._orders[order_id]
+
+    async def on_quote(self, quote: Quote) -> Sequence[BrokerReport]:
+        """Learn a price and work the resting orders in its symbol, oldest first.
+
+        A quote older than the last one seen for the symbol is ignored (an out-of-order update
+        must not reprice the book). Returns one report per order that filled, expired or was
+        cancelled by this quote.
+        """
+        now = self._now()
+        last = self._quotes.get(quote.symbol)
+        if last is not None and quote.timestamp < last.timestamp:
+            return []
+        self._quotes[quote.symbol] = quote
+        cap = quote.volume * self.config.max_participation
+        self._liquidity[quote.symbol] = cap if quote.volume > 0 else None
+        reports: list[BrokerReport] = []
+        for order_id in list(self._working.get(quote.symbol, {})):
+            order = self._orders[order_id]
+            if order.time_in_force is TimeInForce.DAY and order.created_at.date() < now.date():
+                expired = order.transition(
+                    OrderStatus.EXPIRED, at=now, reason="DAY order expired: its UTC day is over"
+                )
+                self._store(expired)
+                reports.append(BrokerReport(order=expired))
+                continue
+            report = self._match(order, quote, now, on_arrival=False)
+            if report is not None:
+                reports.append(report)
+        return reports
+
+    async def open_orders(self) -> Sequence[Order]:
+        """Working orders (SENT or PARTIAL), oldest first within each symbol."""
+        return [self._orders[oid] for ids in self._working.values() for oid in ids]
+
+    # -- extras for callers and tests ---------------------------------------------------------
+
+    def get_order(self, order_id: str) -> Order | None:
+        """The current state of an order by its id, if it was submitted here."""
+        return self._orders.get(order_id)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        now = self._clock.now()
+        if now.tzinfo is None:
+            raise BrokerError("the clock returned a naive timestamp; paper broker needs UTC")
+        return now
+
+    def _rejection_reason(self, order: Order) -> str | None:
+        if order.order_type not in _SUPPORTED_TYPES:
+            return f"the paper broker supports market and limit orders, not {order.order_type}"
+        if order.symbol not in self._quotes:
+            return f"no quote for {order.symbol} yet: the paper broker cannot price the order"
+        return None
+
+    def _store(self, order: Order) -> None:
+        self._orders[order.order_id] = order
+        self._order_id_by_client_id.setdefault(order.client_order_id, order.order_id)
+        working = self._working.setdefault(order.symbol, {})
+        if order.status in _WORKING:
+            working.setdefault(order.order_id, None)
+        else:
+            working.pop(order.order_id, None)
+
+    def _match(
+        self, order: Order, quote: Quote, now: datetime, *, on_arrival: bool
+    ) -> BrokerReport | None:
+        """Execute what ``quote`` allows of ``order``; None when nothing changed."""
+        crosses = _crosses(order, quote)
+        available = self._liquidity.get(order.symbol)
+        executable = ZERO
+        if crosses:
+            remaining = order.remaining_quantity
+            executable = remaining if available is None else min(remaining, available)
+
+        if order.time_in_force is TimeInForce.FOK and executable < order.remaining_quantity:
+            wanted = _plain(order.remaining_quantity)
+            reason = (
+                f"FOK: only {_plain(executable)} of {wanted} executable"
+                if crosses
+                else "FOK: limit not marketable against the quote"
+            )
+            return self._finish(order, (), OrderStatus.CANCELLED, reason, now)
+
+        fills: tuple[Fill, ...] = ()
+        if executable > 0:
+            # A market order always takes liquidity; a limit order only on arrival.
+            taker = on_arrival or order.order_type is OrderType.MARKET
+            price = self._taker_price(order, quote) if taker else _limit_of(order)
+            fill = self._fill(order, executable, price, now, taker=taker)
+            order = order.with_fill(fill.quantity, fill.price, at=now)
+            fills = (fill,)
+            if available is not None:
+                self._liquidity[order.symbol] = available - executable
+
+        if order.time_in_force is TimeInForce.IOC and order.status is not OrderStatus.FILLED:
+            reason = (
+                f"IOC: unfilled {_plain(order.remaining_quantity)} cancelled"
+                if fills
+                else "IOC: nothing executable against the quote"
+            )
+            return self._finish(order, fills, OrderStatus.CANCELLED, reason, now)
+        if not fills:
+            return None
+        self._store(order)
+        return BrokerReport(order=order, fills=fills)
+
+    def _finish(
+        self,
+        order: Order,
+        fills: tuple[Fill, ...],
+        status: OrderStatus,
+        reason: str,
+        now: datetime,
+    ) -> BrokerReport:
+        ended = order.transition(status, at=now, reason=reason)
+        self._store(ended)
+        return BrokerReport(order=ended, fills=fills)
+
+    def _taker_price(self, order: Order, quote: Quote) -> Decimal:
+        draw = self._rng.randint(0, SLIPPAGE_STEPS)
+        slip = self.config.slippage_bps * draw / SLIPPAGE_STEPS / BPS_PER_UNIT
+        limit = order.limit_price if order.order_type is OrderType.LIMIT else None
+        if order.side is Side.BUY:
+            paid = quote.ask * (1 + slip)
+            return paid if limit is None else min(paid, limit)
+        received = quote.bid * (1 - slip)
+        return received if limit is None else max(received, limit)
+
+    def _fill(
+        self, order: Order, quantity: Decimal, price: Decimal, now: datetime, *, taker: bool
+    ) -> Fill:
+        count = self._fill_counts.get(order.order_id, 0) + 1
+        self._fill_counts[order.order_id] = count
+        notional = quantity * price
+        commission = max(
+            self.config.min_commission, notional * self.config.commission_bps / BPS_PER_UNIT
+        )
+        return Fill(
+            fill_id=f"{order.order_id}-F{count}",
+            order_id=order.order_id,
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=quantity,
+            price=price,
+            commission=commission,
+            timestamp=now,
+            strategy_id=order.strategy_id,
+            liquidity="taker" if taker else "maker",
+        )
+
+
+def _plain(value: Decimal) -> str:
+    """``5.00`` -> ``5``, ``1E+2`` -> ``100``: quantities as a person writes them."""
+    return f"{value.normalize():f}"
+
+
+def _limit_of(order: Order) -> Decimal:
+    if order.limit_price is None:  # guarded by the Order model; kept for the type checker
+        raise BrokerError(f"order {order.order_id} has no limit price")
+    return order.limit_price
+
+
+def _crosses(order: Order, quote: Quote) -> bool:
+    """Whether ``order`` can trade against ``quote`` at all (market orders always can)."""
+    if order.order_type is OrderType.MARKET:
+        return True
+    limit = _limit_of(order)
+    return quote.ask <= limit if order.side is Side.BUY else quote.bid >= limit

@@ -1,0 +1,32 @@
+"""The running account: applies fills and marks to a frozen Portfolio, counting each fill once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from trading_core.domain.fill import Fill
+from trading_core.domain.portfolio import Portfolio
+
+
+class PortfolioLedger:
+    """Holds the current Portfolio value object; every change replaces it."""
+
+    def __init__(self, portfolio: Portfolio) -> None:
+        self._portfolio = portfolio
+        self._seen_fills: set[str] = set()
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self._portfolio
+
+    def apply_fill(self, fill: Fill) -> bool:
+        """Apply ``fill`` unless its id was applied before; returns whether it was applied."""
+        if fill.fill_id in self._seen_fills:
+            return False
+        self._seen_fills.add(fill.fill_id)
+        self._portfolio = self._portfolio.apply_fill(fill)
+        return True
+
+    def mark(self, symbol: str, price: Decimal, at: datetime) -> None:
+        self._portfolio = self._portfolio.mark(symbol, price, at)

@@ -1,0 +1,136 @@
+"""Typed, frozen settings read once: config/settings.toml, then TRADING_* environment variables.
+
+Precedence (highest first): explicit overrides (command-line flags), environment variables
+(``TRADING_`` prefix, ``__`` for nesting), ``settings.toml`` in the config directory, defaults.
+Unknown keys are rejected. Secrets are ``SecretStr`` and never printed.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from trading_core.domain.errors import ConfigurationError
+
+CONFIG_DIR_ENV = "TRADING_CONFIG_DIR"
+
+
+class Mode(StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class SourceKind(StrEnum):
+    SYNTHETIC = "synthetic"
+    REPLAY = "replay"
+    KRAKEN = "kraken"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PaperSettings(_Section):
+    spread_bps: Decimal = Decimal("5")
+    slippage_bps: Decimal = Decimal("2")
+    commission_bps: Decimal = Decimal("10")
+    max_participation: Decimal = Decimal("0.25")
+
+
+class AgentSettings(_Section):
+    name: str = "ma_cross"
+    order_fraction: Decimal = Field(default=Decimal("0.02"), gt=0, le=Decimal("0.05"))
+    parameters: dict[str, int | float | str] = Field(default_factory=dict)
+
+
+class SyntheticSettings(_Section):
+    symbols: list[str] = Field(default_factory=lambda: ["BTC/USD", "ETH/USD"])
+    timeframe: str = "5m"
+    bars: int = Field(default=2000, gt=0)
+
+
+class Settings(BaseSettings):
+    """Everything `trading-core` reads from configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRADING_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    config_dir: Path = Path("config")
+    data_dir: Path = Path("data")
+    db_url: str | None = None
+    redis_url: str | None = None
+    mode: Mode = Mode.PAPER
+    seed: int = 42
+    source: SourceKind = SourceKind.SYNTHETIC
+    data: list[Path] = Field(default_factory=list)
+    symbols: list[str] = Field(default_factory=list)
+    max_bars: int | None = Field(default=None, gt=0)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    initial_cash: dict[str, Decimal] = Field(
+        default_factory=lambda: {"USD": Decimal(100_000), "BTC": Decimal(10)}
+    )
+    paper: PaperSettings = Field(default_factory=PaperSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
+    telegram_token: SecretStr | None = None
+    kraken_api_secret: SecretStr | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = _config_dir() / "settings.toml"
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+        )
+
+    @property
+    def database_url(self) -> str:
+        """The configured database, or the embedded SQLite file under ``data_dir``."""
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{self.data_dir / 'trading.db'}"
+
+    @property
+    def symbols_file(self) -> Path:
+        return self.config_dir / "symbols.toml"
+
+
+def _config_dir() -> Path:
+    return Path(os.environ.get(CONFIG_DIR_ENV, "config"))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings once; overrides (flags) win; bad values raise ConfigurationError."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    clean.setdefault("config_dir", _config_dir())
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from exc
