@@ -1,0 +1,345 @@
+"""The per-bar pipeline, identical for replays and live runs.
+
+Bars arrive grouped by timestamp (a *slice*, one bar per symbol). For each slice:
+
+1. at the bars' open: quotes at the open price go to the broker (resting orders may fill), then the
+   actions decided at the previous close are sized, risk-checked and sent: a signal at bar t uses
+   data up to t and trades at t+1;
+2. at the bars' close: marks, quotes, indicators, the agent's signal and a verdict (entry, exit,
+   hold, skip). Entries and exits wait for the next open; holds and skips are recorded at once.
+
+Every verdict becomes exactly one ``audit.decisions`` row. Nothing here reads the wall clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from trading_core.domain.market import Bar, Quote
+from trading_core.domain.order import Side
+from trading_core.domain.signal import Decision, DecisionType, Signal
+from trading_core.execution.order_service import OrderOutcome, OrderService, round_down
+from trading_core.instruments import InstrumentRegistry
+from trading_core.marketdata.indicators import IncrementalIndicators
+from trading_core.orchestrator.quoting import marketable_limit, quote_around
+from trading_core.orchestrator.rules import Verdict, decide
+from trading_core.portfolio.ledger import PortfolioLedger
+from trading_core.ports.agent import Agent, AgentContext
+from trading_core.ports.bus import Bus
+from trading_core.ports.clock import Clock
+from trading_core.ports.metrics import MetricsSink
+from trading_core.ports.store import Store
+from trading_core.risk.pretrade import OrderRequest
+
+HISTORY_BARS = 250
+DECISION_FLUSH_ROWS = 500
+LIMIT_SLACK_BPS = Decimal(20)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    run_id: str
+    order_fraction: Decimal
+    spread_bps: Decimal
+    source_name: str
+
+
+@dataclass(slots=True)
+class _SymbolState:
+    closes: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY_BARS))
+    indicators: IncrementalIndicators = field(default_factory=IncrementalIndicators)
+    pending: tuple[Verdict, Signal | None, datetime] | None = None
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    bars: int = 0
+    decisions: Counter[str] = field(default_factory=Counter)
+    orders: Counter[str] = field(default_factory=Counter)
+    fills: int = 0
+    max_drawdown_pct: Decimal = Decimal(0)
+
+
+class Pipeline:
+    """Runs the agent over slices of bars and records every decision."""
+
+    def __init__(
+        self,
+        *,
+        config: PipelineConfig,
+        clock: Clock,
+        advance_clock: Callable[[datetime], None],
+        agent: Agent,
+        instruments: InstrumentRegistry,
+        orders: OrderService,
+        ledger: PortfolioLedger,
+        store: Store,
+        bus: Bus,
+        metrics: MetricsSink,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._advance = advance_clock
+        self._agent = agent
+        self._instruments = instruments
+        self._orders = orders
+        self._ledger = ledger
+        self._store = store
+        self._bus = bus
+        self._metrics = metrics
+        self._symbols: dict[str, _SymbolState] = {}
+        self._decisions: list[Decision] = []
+        self._bars: list[Bar] = []
+        self._sequence = 0
+        self.stats = PipelineStats()
+
+    async def run(
+        self,
+        bars: AsyncIterator[Bar],
+        *,
+        stop: asyncio.Event | None = None,
+        on_slice: Callable[[PipelineStats, datetime], None] | None = None,
+    ) -> bool:
+        """Process every slice; returns True when stopped before the data ended."""
+        stopped = False
+        async for bar_slice in _slices(bars):
+            await self.process_slice(bar_slice)
+            if on_slice is not None:
+                on_slice(self.stats, bar_slice[0].close_time)
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
+        await self.finish()
+        return stopped
+
+    async def process_slice(self, bar_slice: Sequence[Bar]) -> None:
+        opened_at = bar_slice[0].timestamp
+        self._advance(opened_at)
+        for bar in bar_slice:
+            await self._at_open(bar)
+        self._advance(bar_slice[0].close_time)
+        for bar in bar_slice:
+            await self._at_close(bar)
+        self._bars.extend(bar_slice)
+        portfolio = self._ledger.portfolio
+        self.stats.max_drawdown_pct = max(self.stats.max_drawdown_pct, portfolio.drawdown_pct)
+        self._metrics.set_equity(portfolio.equity)
+        self._metrics.set_cash(portfolio.cash)
+        self._metrics.set_drawdown_pct(portfolio.drawdown_pct)
+        self._metrics.set_daily_pnl_pct(portfolio.daily_pnl_pct)
+        if len(self._decisions) >= DECISION_FLUSH_ROWS:
+            await self.flush()
+
+    async def finish(self) -> None:
+        """Record actions that never reached a next bar, then flush everything."""
+        for symbol, state in self._symbols.items():
+            if state.pending is not None:
+                verdict, signal, decided_at = state.pending
+                state.pending = None
+                self._record(
+                    symbol,
+                    verdict,
+                    signal,
+                    decided_at,
+                    final_action="not sent: the data ended before the next bar",
+                )
+        await self.flush()
+
+    async def flush(self) -> None:
+        if self._bars:
+            await self._store.upsert_bars(self._bars)
+            self._bars = []
+        if self._decisions:
+            await self._store.record_decisions(self._decisions)
+            self._decisions = []
+
+    async def _at_open(self, bar: Bar) -> None:
+        state = self._state(bar.symbol)
+        quote = self._quote(bar, bar.open, bar.timestamp)
+        self.stats.fills += len(await self._orders.on_quote(quote))
+        if state.pending is None:
+            return
+        verdict, signal, decided_at = state.pending
+        state.pending = None
+        outcome = await self._execute(bar.symbol, verdict, quote)
+        self._record_outcome(bar.symbol, verdict, signal, decided_at, outcome)
+        if not isinstance(outcome, str) and outcome.order is not None:
+            await self.flush()  # an order was created: its decision is durable at once
+
+    async def _at_close(self, bar: Bar) -> None:
+        state = self._state(bar.symbol)
+        self.stats.bars += 1
+        self._metrics.record_bar(bar.symbol)
+        self._metrics.set_data_feed_last_update(bar.symbol, bar.close_time)
+        self._ledger.mark(bar.symbol, bar.close, bar.close_time)
+        quote = self._quote(bar, bar.close, bar.close_time)
+        self.stats.fills += len(await self._orders.on_quote(quote))
+        await self._bus.set_quote(quote)
+        state.closes.append(float(bar.close))
+        indicators = state.indicators.update(float(bar.high), float(bar.low), float(bar.close))
+        position = self._ledger.portfolio.position(bar.symbol).quantity
+        context = AgentContext(
+            bar=bar, closes=tuple(state.closes), indicators=indicators, position_quantity=position
+        )
+        signal = self._agent.evaluate(context)
+        verdict = decide(
+            signal,
+            position_quantity=position,
+            bars_seen=len(state.closes),
+            warmup_bars=self._agent.warmup_bars,
+        )
+        if signal is not None and signal.score != 0:
+            await self._bus.publish("signals", signal.model_dump(mode="json"))
+        if verdict.decision_type in (DecisionType.ENTRY, DecisionType.EXIT):
+            state.pending = (verdict, signal, bar.close_time)
+        else:
+            self._record(bar.symbol, verdict, signal, bar.close_time, final_action="none")
+
+    async def _execute(self, symbol: str, verdict: Verdict, quote: Quote) -> OrderOutcome | str:
+        instrument = self._instruments.get(symbol)
+        portfolio = self._ledger.portfolio
+        buy = verdict.decision_type is DecisionType.ENTRY
+        for order in self._orders.open_orders(symbol):
+            await self._orders.cancel(order.order_id)
+        if buy:
+            budget = portfolio.equity * self._config.order_fraction
+            quantity = round_down(budget / quote.ask, instrument.lot_size)
+        else:
+            quantity = round_down(portfolio.position(symbol).quantity, instrument.lot_size)
+        if quantity < instrument.min_quantity:
+            return f"not sent: size {quantity} below the minimum {instrument.min_quantity}"
+        self._sequence += 1
+        request = OrderRequest(
+            symbol=symbol,
+            side=Side.BUY if buy else Side.SELL,
+            quantity=quantity,
+            limit_price=marketable_limit(
+                quote, buy=buy, tick=instrument.tick_size, slack_bps=LIMIT_SLACK_BPS
+            ),
+            client_order_id=f"{self._config.run_id[:12]}-{self._sequence}",
+            strategy_id=self._agent.name,
+            reason=verdict.reasoning,
+        )
+        outcome = await self._orders.place(request)
+        status = outcome.order.status if outcome.order is not None else outcome.status
+        self.stats.orders[str(status)] += 1
+        self.stats.fills += len(outcome.fills)
+        await self._bus.publish(
+            "orders",
+            {
+                "client_order_id": request.client_order_id,
+                "symbol": symbol,
+                "side": request.side,
+                "quantity": str(quantity),
+                "status": str(status),
+            },
+        )
+        return outcome
+
+    def _record_outcome(
+        self,
+        symbol: str,
+        verdict: Verdict,
+        signal: Signal | None,
+        decided_at: datetime,
+        outcome: OrderOutcome | str,
+    ) -> None:
+        if isinstance(outcome, str):
+            self._record(symbol, verdict, signal, decided_at, final_action=outcome)
+            return
+        order = outcome.order
+        risk: dict[str, Any] = (
+            outcome.risk.model_dump(mode="json", exclude={"client_order_id"})
+            if outcome.risk
+            else {}
+        )
+        if order is None:
+            action = f"rejected: {outcome.message}"
+        else:
+            filled = (
+                f", filled {order.filled_quantity} @ {order.average_fill_price:.8f}"
+                if order.average_fill_price is not None
+                else ""
+            )
+            action = (
+                f"{order.side} {order.quantity} {symbol} limit {order.limit_price}"
+                f" -> {order.status}{filled}"
+            )
+        rejected = outcome.risk is not None and not outcome.risk.approved
+        if rejected:
+            verdict = Verdict(
+                DecisionType.REJECTED,
+                f"{verdict.reasoning}; refused by risk: {', '.join(outcome.risk.codes)}"
+                if outcome.risk
+                else verdict.reasoning,
+            )
+        self._record(
+            symbol,
+            verdict,
+            signal,
+            decided_at,
+            final_action=action,
+            risk_check=risk,
+            order_id=order.order_id if order is not None else None,
+        )
+
+    def _record(
+        self,
+        symbol: str,
+        verdict: Verdict,
+        signal: Signal | None,
+        decided_at: datetime,
+        *,
+        final_action: str,
+        risk_check: dict[str, Any] | None = None,
+        order_id: str | None = None,
+    ) -> None:
+        decision = Decision(
+            timestamp=decided_at,
+            decision_type=verdict.decision_type,
+            symbol=symbol,
+            signals=[signal.model_dump(mode="json")] if signal is not None else [],
+            risk_check=risk_check or {},
+            final_action=final_action,
+            reasoning=verdict.reasoning,
+            order_id=order_id,
+            run_id=self._config.run_id,
+            principal="trading-core",
+        )
+        self._decisions.append(decision)
+        self.stats.decisions[verdict.decision_type] += 1
+        self._metrics.record_decision(verdict.decision_type)
+
+    def _quote(self, bar: Bar, price: Decimal, at: datetime) -> Quote:
+        return quote_around(
+            self._instruments.get(bar.symbol),
+            price,
+            spread_bps=self._config.spread_bps,
+            volume=bar.volume,
+            at=at,
+            source=self._config.source_name,
+        )
+
+    def _state(self, symbol: str) -> _SymbolState:
+        state = self._symbols.get(symbol)
+        if state is None:
+            state = self._symbols[symbol] = _SymbolState()
+        return state
+
+
+async def _slices(bars: AsyncIterator[Bar]) -> AsyncIterator[list[Bar]]:
+    """Group consecutive bars that share an open time."""
+    current: list[Bar] = []
+    async for bar in bars:
+        if current and bar.timestamp != current[0].timestamp:
+            yield current
+            current = []
+        current.append(bar)
+    if current:
+        yield current

@@ -1,0 +1,154 @@
+"""Versioned migrations: an ordered list of (version, name, steps), each applied once.
+
+:func:`upgrade` creates ``meta.schema_migrations`` if needed, then applies every pending migration
+in its own transaction and records it there. The caller passes a session that already holds the
+cross-process lock (a PostgreSQL advisory lock; SQLite serialises writers itself), and each
+migration re-checks inside its transaction that nobody applied it meanwhile.
+
+Migration 1 renders the current ``schema.TABLES``. When the schema changes, freeze migration 1 on a
+copy of today's tables and add migration 2 with the ``ALTER`` statements, so a database created by
+an older release upgrades to the same shape as a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from trading_core.storage.rows import RowCodec
+from trading_core.storage.schema import (
+    OHLCV,
+    SCHEMA_MIGRATIONS,
+    TABLES,
+    Dialect,
+    Table,
+    physical_name,
+    quote,
+    render_create_table,
+    render_schema,
+    table_ref,
+)
+from trading_core.storage.session import SqlSession
+from trading_core.storage.statements import insert_sql
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[SqlSession], Awaitable[None]]
+
+ADVISORY_LOCK_KEY = 7_305_861_204_117
+"""PostgreSQL advisory lock id held while migrating (any constant unique to this application)."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    steps: tuple[Step, ...]
+
+
+async def _create_initial_schema(session: SqlSession) -> None:
+    tables = tuple(table for table in TABLES if table is not SCHEMA_MIGRATIONS)
+    for statement in render_schema(session.dialect, tables):
+        await session.execute(statement)
+
+
+async def _timescale_is_usable(session: SqlSession) -> bool:
+    available = await session.fetch(
+        "SELECT 1 AS present FROM pg_available_extensions WHERE name = 'timescaledb'"
+    )
+    if not available:
+        return False
+    # The extension also has to be preloaded by the server, or CREATE EXTENSION fails.
+    preload = await session.fetch("SELECT current_setting('shared_preload_libraries') AS libraries")
+    return "timescaledb" in str(preload[0]["libraries"])
+
+
+async def _use_timescale_when_available(session: SqlSession) -> None:
+    """Make ``market_data.ohlcv`` a hypertable where TimescaleDB exists; else keep the table."""
+    if session.dialect is not Dialect.POSTGRES:
+        return
+    if not await _timescale_is_usable(session):
+        log.info(
+            "TimescaleDB is not available on this server: %s stays an ordinary indexed table",
+            OHLCV.qualified_name,
+        )
+        return
+    await session.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    await session.execute(
+        f"SELECT create_hypertable('{OHLCV.qualified_name}', 'timestamp', "
+        "if_not_exists => TRUE, migrate_data => TRUE)"
+    )
+    log.info("TimescaleDB found: %s is a hypertable on timestamp", OHLCV.qualified_name)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", (_create_initial_schema, _use_timescale_when_available)),
+)
+
+
+def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    return max((m.version for m in migrations), default=0)
+
+
+async def table_exists(session: SqlSession, table: Table) -> bool:
+    if session.dialect is Dialect.POSTGRES:
+        rows = await session.fetch(
+            "SELECT to_regclass($1) IS NOT NULL AS present", table.qualified_name
+        )
+        return bool(rows[0]["present"])
+    rows = await session.fetch(
+        "SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        physical_name(table.qualified_name, session.dialect),
+    )
+    return bool(rows)
+
+
+async def current_version(session: SqlSession) -> int:
+    """Highest applied version; 0 for a database that was never migrated."""
+    if not await table_exists(session, SCHEMA_MIGRATIONS):
+        return 0
+    target = table_ref(SCHEMA_MIGRATIONS.qualified_name, session.dialect)
+    rows = await session.fetch(f"SELECT MAX({quote('version')}) AS version FROM {target}")
+    return int(rows[0]["version"] or 0)
+
+
+async def upgrade(
+    session: SqlSession,
+    *,
+    now: Callable[[], datetime],
+    migrations: Sequence[Migration] = MIGRATIONS,
+) -> list[int]:
+    """Apply pending ``migrations`` in version order; return the versions applied now."""
+    _check_ordered(migrations)
+    codec = RowCodec(session.dialect)
+    if session.dialect is Dialect.POSTGRES:
+        await session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(SCHEMA_MIGRATIONS.schema)}")
+    await session.execute(
+        render_create_table(SCHEMA_MIGRATIONS, session.dialect, if_not_exists=True)
+    )
+    record = insert_sql(SCHEMA_MIGRATIONS, codec)
+    applied: list[int] = []
+    for migration in migrations:
+        async with session.transaction():
+            if await current_version(session) >= migration.version:
+                continue
+            log.info("applying migration %d: %s", migration.version, migration.name)
+            for step in migration.steps:
+                await step(session)
+            values = {"version": migration.version, "name": migration.name, "applied_at": now()}
+            await session.execute(
+                record,
+                *codec.encode_row(SCHEMA_MIGRATIONS, values, ("version", "name", "applied_at")),
+            )
+        applied.append(migration.version)
+    if applied:
+        log.info("schema upgraded to version %d", applied[-1])
+    return applied
+
+
+def _check_ordered(migrations: Sequence[Migration]) -> None:
+    versions = [m.version for m in migrations]
+    if versions != sorted(set(versions)) or (versions and versions[0] < 1):
+        raise ValueError(f"migration versions must be unique, increasing and >= 1: {versions}")
