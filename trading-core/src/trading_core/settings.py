@@ -8,6 +8,7 @@ Unknown keys are rejected. Secrets are ``SecretStr`` and never printed.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -99,7 +100,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = _config_dir() / "settings.toml"
+        toml_path = (_CHOSEN_CONFIG_DIR.get() or _config_dir()) / "settings.toml"
         return (
             init_settings,
             env_settings,
@@ -118,6 +119,11 @@ class Settings(BaseSettings):
         return self.config_dir / "symbols.toml"
 
 
+# The directory load_settings() was asked to read; sources are built per class, so it travels
+# to settings_customise_sources through a context variable rather than a global.
+_CHOSEN_CONFIG_DIR: ContextVar[Path | None] = ContextVar("_CHOSEN_CONFIG_DIR", default=None)
+
+
 def _config_dir() -> Path:
     return Path(os.environ.get(CONFIG_DIR_ENV, "config"))
 
@@ -126,6 +132,7 @@ def load_settings(**overrides: Any) -> Settings:
     """Read settings once; overrides (flags) win; bad values raise ConfigurationError."""
     clean = {key: value for key, value in overrides.items() if value is not None}
     clean.setdefault("config_dir", _config_dir())
+    token = _CHOSEN_CONFIG_DIR.set(Path(clean["config_dir"]))
     try:
         return Settings(**clean)
     except ValidationError as exc:
@@ -134,3 +141,5 @@ def load_settings(**overrides: Any) -> Settings:
             for err in exc.errors()
         )
         raise ConfigurationError(f"invalid configuration: {problems}") from exc
+    finally:
+        _CHOSEN_CONFIG_DIR.reset(token)

@@ -1,0 +1,60 @@
+"""Typed settings: file, then environment, then flags; unknown keys and bad values refused."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from trading_core.domain.errors import ConfigurationError
+from trading_core.settings import SourceKind, load_settings
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    (tmp_path / "settings.toml").write_text(
+        'seed = 7\ndata_dir = "from-file"\n[paper]\ncommission_bps = "3"\n', encoding="utf-8"
+    )
+    return tmp_path
+
+
+def test_file_values_apply_when_nothing_overrides_them(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRADING_SEED", raising=False)
+    settings = load_settings(config_dir=config_dir)
+    assert settings.seed == 7
+    assert settings.paper.commission_bps == Decimal(3)
+    assert settings.database_url == "sqlite:///from-file/trading.db"
+
+
+def test_environment_beats_the_file_and_flags_beat_the_environment(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADING_SEED", "11")
+    monkeypatch.setenv("TRADING_PAPER__COMMISSION_BPS", "4")
+    assert load_settings(config_dir=config_dir).seed == 11
+    assert load_settings(config_dir=config_dir).paper.commission_bps == Decimal(4)
+    assert load_settings(config_dir=config_dir, seed=12).seed == 12
+
+
+def test_unknown_keys_are_refused_with_their_name(config_dir: Path) -> None:
+    (config_dir / "settings.toml").write_text("bypass_risk = true\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="bypass_risk"):
+        load_settings(config_dir=config_dir)
+
+
+def test_bad_values_are_refused_clearly(config_dir: Path) -> None:
+    with pytest.raises(ConfigurationError, match="source"):
+        load_settings(config_dir=config_dir, source="telepathy")
+    assert load_settings(config_dir=config_dir, source="replay").source is SourceKind.REPLAY
+
+
+def test_secrets_are_never_printed(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADING_TELEGRAM_TOKEN", "123:very-secret")
+    settings = load_settings(config_dir=config_dir)
+    assert "very-secret" not in repr(settings)
+    assert "very-secret" not in settings.model_dump_json()
+    assert settings.telegram_token is not None
+    assert settings.telegram_token.get_secret_value() == "123:very-secret"
