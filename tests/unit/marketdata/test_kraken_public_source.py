@@ -20,6 +20,7 @@ from trading_core.adapters.clock import SimulatedClock
 from trading_core.domain.errors import ConfigurationError, InstrumentNotFoundError
 from trading_core.domain.market import Bar, Timeframe
 from trading_core.marketdata.kraken import KrakenPublicSource
+from trading_core.ports.market_data import MarketDataSource
 
 # The recorded XBT/USD candles run 12:00 to 12:55 closed, 13:00 still forming.
 FIRST_POLL = datetime(2025, 1, 6, 13, 2, 30, tzinfo=UTC)
@@ -104,7 +105,7 @@ def _source(
     )
 
 
-async def _collect(source: KrakenPublicSource) -> list[Bar]:
+async def _collect(source: MarketDataSource) -> list[Bar]:
     return [bar async for bar in source.bars()]
 
 

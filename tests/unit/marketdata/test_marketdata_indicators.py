@@ -238,7 +238,7 @@ def test_incremental_and_vectorised_agree_on_every_bar_and_indicator(
     vectorised = compute_indicators(high, low, close)
     incremental = IncrementalIndicators()
 
-    rows = [incremental.update(h, l, c) for h, l, c in zip(high, low, close, strict=True)]
+    rows = [incremental.update(*bar) for bar in zip(high, low, close, strict=True)]
 
     assert incremental.bars_seen == len(close)
     for name in INDICATOR_NAMES:
