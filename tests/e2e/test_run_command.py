@@ -124,3 +124,26 @@ def test_db_upgrade_reports_the_schema_version(run_cli: RunCli, tmp_path: Path) 
     assert "applied 1" in first.stdout
     assert "already up to date" in second.stdout
     assert (tmp_path / "data" / "trading.db").is_file()
+
+
+def test_symbols_flag_picks_which_replayed_files_to_trade(run_cli: RunCli, market: Path) -> None:
+    result = run_cli(
+        "run",
+        "--data",
+        str(market / "ETH_BTC-5m.feather"),
+        "--data",
+        str(market / "LTC_BTC-5m.feather"),
+        "--symbols",
+        "LTC/BTC",
+        "--max-bars",
+        "300",
+        "-q",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "bars processed : 300 (LTC/BTC)" in result.stdout
+
+
+def test_symbols_not_in_the_data_are_refused(run_cli: RunCli, market: Path) -> None:
+    result = run_cli("run", "--data", str(market / "ETH_BTC-5m.feather"), "--symbols", "ZEC/BTC")
+    assert result.returncode == 2
+    assert "ZEC/BTC" in result.stderr

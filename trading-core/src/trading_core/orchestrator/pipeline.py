@@ -27,7 +27,8 @@ from trading_core.domain.signal import Decision, DecisionType, Signal
 from trading_core.execution.order_service import OrderOutcome, OrderService, round_down
 from trading_core.instruments import InstrumentRegistry
 from trading_core.marketdata.indicators import IncrementalIndicators
-from trading_core.orchestrator.quoting import marketable_limit, quote_around
+from trading_core.marketdata.quotes import quote_around
+from trading_core.orchestrator.quoting import marketable_limit
 from trading_core.orchestrator.rules import Verdict, decide
 from trading_core.portfolio.ledger import PortfolioLedger
 from trading_core.ports.agent import Agent, AgentContext
@@ -318,12 +319,13 @@ class Pipeline:
 
     def _quote(self, bar: Bar, price: Decimal, at: datetime) -> Quote:
         return quote_around(
-            self._instruments.get(bar.symbol),
-            price,
+            symbol=bar.symbol,
+            price=price,
             spread_bps=self._config.spread_bps,
-            volume=bar.volume,
-            at=at,
+            timestamp=at,
             source=self._config.source_name,
+            volume=bar.volume,
+            tick=self._instruments.get(bar.symbol).tick_size,
         )
 
     def _state(self, symbol: str) -> _SymbolState:

@@ -25,6 +25,7 @@ from trading_core.execution.order_service import OrderService
 from trading_core.execution.paper_broker import PaperBroker
 from trading_core.execution.quotes import QuoteBook
 from trading_core.instruments import InstrumentRegistry
+from trading_core.marketdata.loaders import load_bars_frame
 from trading_core.marketdata.replay import ReplaySource
 from trading_core.marketdata.synthetic import SyntheticSource
 from trading_core.orchestrator.pipeline import Pipeline, PipelineConfig, PipelineStats
@@ -54,22 +55,7 @@ class PreparedSource:
 def prepare_source(settings: Settings, instruments: InstrumentRegistry) -> PreparedSource:
     """Build and validate the market data source (reads and checks replay files up front)."""
     if settings.source is SourceKind.REPLAY:
-        if not settings.data:
-            raise ConfigurationError("--source replay needs at least one --data PATH")
-        replay = ReplaySource(
-            settings.data, spread_bps=settings.paper.spread_bps, max_bars=settings.max_bars
-        )
-        symbols = list(replay.symbols())
-        instruments.require(symbols)
-        if settings.symbols:
-            missing = sorted(set(settings.symbols) - set(symbols))
-            if missing:
-                raise ConfigurationError(
-                    f"--symbols {', '.join(missing)} not in the data files ({', '.join(symbols)})"
-                )
-        accepted = sum(r.accepted for r in replay.quality_reports.values())
-        total = min(accepted, settings.max_bars) if settings.max_bars else accepted
-        return PreparedSource(replay, total, realtime=False)
+        return _prepare_replay(settings, instruments)
     symbols = settings.symbols or settings.synthetic.symbols
     instruments.require(symbols)
     timeframe = Timeframe(settings.synthetic.timeframe)
@@ -88,6 +74,25 @@ def prepare_source(settings: Settings, instruments: InstrumentRegistry) -> Prepa
         start_price={s: SYNTHETIC_START_PRICES.get(s, Decimal(100)) for s in symbols},
     )
     return PreparedSource(synthetic, bars * len(symbols), realtime=False)
+
+
+def _prepare_replay(settings: Settings, instruments: InstrumentRegistry) -> PreparedSource:
+    if not settings.data:
+        raise ConfigurationError("--source replay needs at least one --data PATH")
+    loaded = [load_bars_frame(path) for path in settings.data]
+    in_files = sorted(item.symbol for item in loaded)
+    if settings.symbols:
+        missing = sorted(set(settings.symbols) - set(in_files))
+        if missing:
+            raise ConfigurationError(
+                f"--symbols {', '.join(missing)} not in the data files ({', '.join(in_files)})"
+            )
+        loaded = [item for item in loaded if item.symbol in settings.symbols]
+    instruments.require(item.symbol for item in loaded)
+    replay = ReplaySource(loaded, spread_bps=settings.paper.spread_bps, max_bars=settings.max_bars)
+    accepted = sum(report.accepted for report in replay.quality_reports.values())
+    total = min(accepted, settings.max_bars) if settings.max_bars else accepted
+    return PreparedSource(replay, total, realtime=False)
 
 
 def account_currency(
