@@ -147,3 +147,16 @@ def test_symbols_not_in_the_data_are_refused(run_cli: RunCli, market: Path) -> N
     result = run_cli("run", "--data", str(market / "ETH_BTC-5m.feather"), "--symbols", "ZEC/BTC")
     assert result.returncode == 2
     assert "ZEC/BTC" in result.stderr
+
+
+def test_decisions_command_shows_what_was_decided_and_why(run_cli: RunCli) -> None:
+    empty = run_cli("decisions")
+    assert empty.returncode == 0, empty.stderr
+    assert "no decisions recorded yet" in empty.stdout
+    assert run_cli("run", "--max-bars", "300", "-q").returncode == 0
+    shown = run_cli("decisions", "--actions", "--limit", "3")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.strip().splitlines()
+    assert len(lines) == 3
+    assert all(" entry " in line or " exit " in line for line in lines)
+    assert all("ma_cross score" in line for line in lines)

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from trading_core.domain.errors import TradingError
+from trading_core.domain.signal import Decision, DecisionType
 from trading_core.orchestrator.pipeline import PipelineStats
 from trading_core.orchestrator.summary import RunSummary
 from trading_core.settings import Settings, SourceKind, load_settings
@@ -141,6 +142,48 @@ def db_upgrade(
         raise _fail(exc) from None
     done = f"applied {', '.join(map(str, applied))}" if applied else "already up to date"
     typer.echo(f"{url}: schema version {version} ({done})")
+
+
+@app.command()
+def decisions(
+    run_id: Annotated[str | None, typer.Option(help="Only this run's decisions.")] = None,
+    symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many of the most recent rows.")] = 20,
+    actions_only: Annotated[
+        bool, typer.Option("--actions", help="Only entries, exits and rejections.")
+    ] = False,
+    db_url: Annotated[
+        str | None, typer.Option(help="Database URL (default: embedded SQLite).")
+    ] = None,
+) -> None:
+    """Show the most recent rows of audit.decisions: what was decided and why."""
+    from trading_core.storage.factory import open_store
+
+    async def _read() -> list[Decision]:
+        store = await open_store(settings.database_url)
+        try:
+            await store.upgrade()
+            rows = await store.list_decisions(run_id=run_id, symbol=symbol)
+        finally:
+            await store.close()
+        if actions_only:
+            rows = [
+                r for r in rows if r.decision_type not in (DecisionType.HOLD, DecisionType.SKIP)
+            ]
+        return rows[-limit:]
+
+    try:
+        settings = load_settings(db_url=db_url)
+        rows = asyncio.run(_read())
+    except TradingError as exc:
+        raise _fail(exc) from None
+    if not rows:
+        typer.echo("no decisions recorded yet: run `trading-core run` first")
+    for row in rows:
+        typer.echo(
+            f"{row.timestamp:%Y-%m-%d %H:%M} {row.symbol:<10} {row.decision_type:<8} "
+            f"{row.reasoning} => {row.final_action}"
+        )
 
 
 def main() -> None:
