@@ -17,7 +17,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT, FieldT
 
-from trading_core.adapters.bus_memory import (
+from trading_core.adapters.bus_codec import (
     check_channels,
     check_ttl,
     encode_message,
