@@ -6,6 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from trading_core.domain.state import TradingState
+
 
 class MetricsSink(Protocol):
     def record_decision(self, decision_type: str) -> None: ...
@@ -27,6 +29,8 @@ class MetricsSink(Protocol):
     def set_drawdown_pct(self, value: Decimal) -> None: ...
 
     def set_daily_pnl_pct(self, value: Decimal) -> None: ...
+
+    def set_trading_state(self, state: TradingState) -> None: ...
 
 
 class NullMetrics:
@@ -60,4 +64,7 @@ class NullMetrics:
         return None
 
     def set_daily_pnl_pct(self, value: Decimal) -> None:
+        return None
+
+    def set_trading_state(self, state: TradingState) -> None:
         return None
