@@ -160,3 +160,21 @@ def test_decisions_command_shows_what_was_decided_and_why(run_cli: RunCli) -> No
     assert len(lines) == 3
     assert all(" entry " in line or " exit " in line for line in lines)
     assert all("ma_cross score" in line for line in lines)
+
+
+def test_kill_switch_is_a_deliberate_human_command_with_a_recorded_reason(
+    run_cli: RunCli,
+) -> None:
+    assert "ACTIVE" in run_cli("kill-switch", "status").stdout
+    fired = run_cli("kill-switch", "activate", "--reason", "runaway orders")
+    assert fired.returncode == 0, fired.stderr
+    assert fired.stdout.startswith("KILLED - runaway orders")
+    early = run_cli("kill-switch", "reset", "--reason", "looked at it")
+    assert early.returncode == 2
+    assert "KILL_SWITCH_LATCHED" in early.stderr
+    no_reason = run_cli("kill-switch", "reset", "--reason", " ", "--override-latch")
+    assert no_reason.returncode == 2
+    assert "REASON_REQUIRED" in no_reason.stderr
+    reset = run_cli("kill-switch", "reset", "--reason", "reviewed logs", "--override-latch")
+    assert reset.returncode == 0, reset.stderr
+    assert reset.stdout.startswith("ACTIVE - reviewed logs")

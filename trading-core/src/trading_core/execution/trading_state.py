@@ -66,6 +66,21 @@ class TradingStateService:
     def state(self) -> TradingState:
         return states.expire(self._record, self._clock.now())[0].state
 
+    async def refresh(self) -> None:
+        """Adopt a change made by another process (a person's CLI command) from the store.
+
+        A kill switch fired elsewhere also runs this process's kill callbacks (cancel orders).
+        """
+        stored = await self._store.get_state(STATE_KEY)
+        record, events = states.restore(stored, now=self._clock.now())
+        if record == self._record and not events:
+            return
+        newly_killed = record.kill_switch and not self._record.kill_switch
+        await self._commit((record, events))
+        if newly_killed:
+            for callback in self._on_kill:
+                await callback()
+
     def on_kill(self, callback: Callable[[], Awaitable[object]]) -> None:
         """Run ``callback`` (e.g. cancel every open order) whenever the kill switch fires."""
         self._on_kill.append(callback)
