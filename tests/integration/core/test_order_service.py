@@ -90,7 +90,8 @@ async def test_many_small_orders_cannot_add_up_past_the_position_limit(account: 
     # Non-marketable bids rest; each is 4 % of equity, the position cap is 10 %.
     await account.service.on_quote(quote())
     outcomes = [
-        await account.service.place(buy(f"c-{i}", quantity="40", limit="99.00")) for i in range(4)
+        await account.service.place(buy(f"c-{i}", quantity="40", limit=f"99.{90 - i}"))
+        for i in range(4)
     ]
     assert [o.status for o in outcomes[:2]] == [OutcomeStatus.ACCEPTED] * 2
     assert outcomes[2].risk is not None

@@ -31,6 +31,7 @@ from trading_core.risk.pretrade import (
     RiskLimits,
     check_order,
 )
+from trading_core.risk.throttles import PreTradeThrottles
 
 from .quotes import QuoteBook
 
@@ -80,6 +81,7 @@ class OrderService:
         self._ledger = ledger
         self._quotes = quotes
         self._limits = risk_limits or RiskLimits()
+        self._throttles = PreTradeThrottles(self._limits)
         self._metrics: MetricsSink = metrics or NullMetrics()
         self._new_order_id = new_order_id
         self._open: dict[str, Order] = {}
@@ -110,12 +112,18 @@ class OrderService:
             ),
             open_buy_notional=buy_notional,
             quote=self._quotes.get(symbol),
+            open_orders_total=len(self._open),
+            open_orders_for_symbol=len(open_orders),
+            gross_exposure=portfolio.gross_exposure,
+            net_exposure=portfolio.net_exposure,
         )
 
     def check(self, request: OrderRequest) -> RiskDecision:
         """Dry run of every pre-trade control (nothing is sent or stored)."""
         instrument = self._instruments.get(request.symbol)
-        return check_order(request, instrument, self.exposure_view(request.symbol), self._limits)
+        view = self.exposure_view(request.symbol)
+        view = view.model_copy(update={"throttles": self._throttles.snapshot(request, view.now)})
+        return check_order(request, instrument, view, self._limits)
 
     async def place(self, request: OrderRequest) -> OrderOutcome:
         """Check, persist and send ``request``; see the module docstring for the guarantees."""
@@ -127,7 +135,7 @@ class OrderService:
         except TradingError as exc:
             self._metrics.record_risk_rejection(exc.code)
             return OrderOutcome(status=OutcomeStatus.REJECTED, message=exc.message)
-        order = self._order_from(request)
+        order = self._order_from(decision.order_to_send or request)
         if not decision.approved:
             for code in decision.codes:
                 self._metrics.record_risk_rejection(code)
@@ -139,6 +147,8 @@ class OrderService:
             return OrderOutcome(status=OutcomeStatus.REJECTED, risk=decision, order=rejected)
         await self._store.save_order(order)
         self._open[order.order_id] = order
+        # The order leaves now (even a lost answer may have reached the broker): consume budget.
+        self._throttles.record_submit(request, decision.notional, self._clock.now())
         try:
             report = await self._broker.submit(order)
         except (BrokerError, TimeoutError, ConnectionError) as exc:
@@ -178,6 +188,7 @@ class OrderService:
             # The store is the truth: a fill it already holds (a repeated report) counts once.
             if await self._store.save_fill(fill) and self._ledger.apply_fill(fill):
                 applied.append(fill)
+                self._throttles.record_fill(fill)
                 self._metrics.record_fill()
                 await self._store.save_position(self._ledger.portfolio.position(fill.symbol))
         return tuple(applied)

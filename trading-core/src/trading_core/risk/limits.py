@@ -1,4 +1,9 @@
-"""Hard caps as constants in code. Configuration may only tighten them: min(cap, configured)."""
+"""Hard caps of the pre-trade controls, as constants in code.
+
+Configuration (``risk_config.load_risk_limits``) may only tighten them: a configured value beyond
+its cap is refused at start-up. Percentages are of account equity. Window lengths are fixed here:
+a shorter window would loosen a control, so they are not configurable.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,71 @@ from decimal import Decimal
 from typing import Final
 
 from trading_core.domain.instrument import AssetClass
+from trading_core.domain.order import OrderType, TimeInForce
+
+# --- single order ---------------------------------------------------------------------------
 
 MAX_ORDER_NOTIONAL_PCT: Final = Decimal("5")
 """Largest single order, in percent of equity."""
-MAX_POSITION_PCT: Final = Decimal("10")
-"""Largest position per symbol (projected with open orders), in percent of equity."""
-MAX_REFERENCE_AGE_SECONDS: Final = 60
-"""A reference quote older than this cannot price-check an order."""
+
 PRICE_COLLAR_PCT: Final[dict[AssetClass, Decimal]] = {
     AssetClass.EQUITY: Decimal("3"),
     AssetClass.FX: Decimal("0.5"),
     AssetClass.CRYPTO: Decimal("5"),
 }
-"""Largest distance of a limit price from the reference mid, by asset class."""
+"""Largest distance of a limit price from the reference mid, in percent, by asset class."""
+
+MAX_REFERENCE_AGE_SECONDS: Final = 60
+"""A reference quote older than this cannot price-check an order (the order is refused)."""
+
+ALLOWED_ORDER_TYPES: Final = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.MARKET})
+"""Order types accepted. MARKET never leaves as such: it is converted to a marketable limit at the
+collar edge of a fresh reference, or refused. Plain STOP (a market order in waiting) is refused."""
+
+ALLOWED_TIME_IN_FORCE: Final = frozenset(
+    {TimeInForce.GTC, TimeInForce.DAY, TimeInForce.IOC, TimeInForce.FOK}
+)
+"""Time-in-force values accepted."""
+
+# --- position and portfolio -----------------------------------------------------------------
+
+MAX_POSITION_PCT: Final = Decimal("10")
+"""Largest position per symbol (projected with open orders), in percent of equity."""
+
+MAX_GROSS_EXPOSURE_PCT: Final = Decimal("100")
+"""Sum of absolute position values plus open buys, in percent of equity (cash account)."""
+
+MAX_NET_EXPOSURE_PCT: Final = Decimal("100")
+"""Absolute signed sum of position values plus open buys, in percent of equity."""
+
+# --- flow over time -------------------------------------------------------------------------
+
+WINDOW_NOTIONAL_PCT: Final = Decimal("25")
+"""Notional of orders sent within any rolling window, in percent of equity."""
+
+WINDOW_NOTIONAL_SECONDS: Final = 300
+"""Length of the rolling notional window (5 minutes)."""
+
+MAX_ORDERS_PER_SECOND: Final = 5
+"""Orders sent within any 1-second window; the excess is denied, not queued."""
+
+MAX_ORDERS_PER_MINUTE: Final = 60
+"""Orders sent within any 60-second window; the excess is denied, not queued."""
+
+MAX_FILLS_PER_STRATEGY_SYMBOL: Final = 10
+"""Fills per strategy and symbol within the repeated-execution window; more latches HALTED."""
+
+REPEATED_EXECUTION_SECONDS: Final = 60
+"""Length of the repeated-execution window."""
+
+DUPLICATE_WINDOW_SECONDS: Final = 10
+"""An order with the same content (symbol, side, quantity, type, prices) within this is refused."""
+
+MAX_OPEN_ORDERS: Final = 20
+"""Open orders across all symbols (an order in UNKNOWN state counts as open)."""
+
+MAX_OPEN_ORDERS_PER_SYMBOL: Final = 3
+"""Open orders on one symbol."""
+
+MAX_DAILY_ORDERS: Final = 200
+"""Orders sent per UTC day."""
