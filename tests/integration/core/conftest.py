@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from trading_core.adapters.bus_memory import InMemoryBus
 from trading_core.adapters.clock import SimulatedClock
 from trading_core.domain.instrument import AssetClass, Instrument
 from trading_core.domain.market import Quote
@@ -17,10 +18,12 @@ from trading_core.domain.portfolio import Portfolio
 from trading_core.execution.order_service import OrderService
 from trading_core.execution.paper_broker import PaperBroker
 from trading_core.execution.quotes import QuoteBook
+from trading_core.execution.trading_state import TradingStateService
 from trading_core.instruments import InstrumentRegistry
 from trading_core.portfolio.ledger import PortfolioLedger
 from trading_core.ports.broker import Broker
 from trading_core.ports.store import Store
+from trading_core.risk.states import StateRecord
 from trading_core.storage.factory import open_store
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -61,6 +64,7 @@ class Account:
     ledger: PortfolioLedger
     service: OrderService
     instruments: InstrumentRegistry
+    state: TradingStateService
 
 
 @pytest.fixture
@@ -76,6 +80,9 @@ def build_account(store: Store, broker: Broker | None = None) -> Account:
     ledger = PortfolioLedger(Portfolio.start(Decimal(100_000)))
     chosen = broker or PaperBroker(clock, seed=7, slippage_bps=Decimal(0))
     instruments = InstrumentRegistry([instrument()])
+    state = TradingStateService(
+        StateRecord.initial(T0), store=store, bus=InMemoryBus(clock), clock=clock
+    )
     service = OrderService(
         broker=chosen,
         store=store,
@@ -83,8 +90,9 @@ def build_account(store: Store, broker: Broker | None = None) -> Account:
         instruments=instruments,
         ledger=ledger,
         quotes=QuoteBook(),
+        state=state,
     )
-    return Account(clock, store, chosen, ledger, service, instruments)
+    return Account(clock, store, chosen, ledger, service, instruments, state)
 
 
 @pytest.fixture

@@ -157,3 +157,57 @@ async def test_resting_order_fills_later_when_the_market_comes_to_it(account: Ac
     assert [f.price for f in fills] == [Decimal("99.00")]
     assert account.service.open_orders() == []
     assert account.ledger.portfolio.position(SYMBOL).quantity == Decimal(10)
+
+
+async def test_a_kill_switch_fired_between_check_and_send_stops_the_order(store: Store) -> None:
+    account = build_account(store)
+    original_save = store.save_order
+    fired: list[bool] = []
+
+    async def save_then_kill(order: Order) -> None:
+        await original_save(order)
+        if order.status is OrderStatus.PENDING and not fired:
+            fired.append(True)  # the switch fires while the order is on its way out
+            await account.state.activate_kill_switch(reason="operator", by="alice")
+
+    store.save_order = save_then_kill  # type: ignore[method-assign]
+    await account.service.on_quote(quote())
+    outcome = await account.service.place(buy())
+    assert fired == [True]
+    assert outcome.status is OutcomeStatus.REJECTED
+    assert outcome.risk is not None
+    assert "KILL_SWITCH_ACTIVE" in outcome.risk.codes
+    assert await account.broker.find_by_client_id("c-1") is None
+    assert account.ledger.portfolio.cash == Decimal(100_000)
+
+
+async def test_reducing_state_lets_positions_shrink_but_not_grow(account: Account) -> None:
+    await account.service.on_quote(quote())
+    await account.service.place(buy("open", quantity="10"))
+    await account.state.evaluate(lambda: (Decimal("-3.5"), Decimal("1")))  # daily loss critical
+    grow = await account.service.place(buy("grow", quantity="1"))
+    assert grow.risk is not None
+    assert grow.risk.codes == ["TRADING_REDUCING_ONLY"]
+    shrink = await account.service.place(
+        OrderRequest(
+            symbol=SYMBOL,
+            side=Side.SELL,
+            quantity=Decimal(4),
+            limit_price=Decimal("99.90"),
+            client_order_id="shrink",
+        )
+    )
+    assert shrink.status is OutcomeStatus.FILLED
+    assert account.ledger.portfolio.position(SYMBOL).quantity == Decimal(6)
+
+
+async def test_a_pause_blocks_new_orders_but_never_cancels(account: Account) -> None:
+    await account.service.on_quote(quote())
+    resting = await account.service.place(buy("rest", limit="99.00"))
+    assert resting.order is not None
+    await account.state.pause(reason="news", minutes=30, by="assistant")
+    blocked = await account.service.place(buy("new"))
+    assert blocked.risk is not None
+    assert blocked.risk.codes == ["TRADING_PAUSED"]
+    cancelled = await account.service.cancel(resting.order.order_id)
+    assert cancelled.status is OrderStatus.CANCELLED

@@ -62,6 +62,7 @@ async def run_pipeline(store: Store, closes: Sequence[str]) -> Pipeline:
         agent=MovingAverageCross(fast=2, slow=4),
         instruments=account.instruments,
         orders=account.service,
+        state=account.state,
         ledger=account.ledger,
         store=store,
         bus=InMemoryBus(account.clock),

@@ -29,11 +29,13 @@ from trading_core.risk.pretrade import (
     OrderRequest,
     RiskDecision,
     RiskLimits,
+    Violation,
     check_order,
 )
 from trading_core.risk.throttles import PreTradeThrottles
 
 from .quotes import QuoteBook
+from .trading_state import TradingStateService
 
 
 class OutcomeStatus(StrEnum):
@@ -70,6 +72,7 @@ class OrderService:
         instruments: InstrumentRegistry,
         ledger: PortfolioLedger,
         quotes: QuoteBook,
+        state: TradingStateService,
         risk_limits: RiskLimits | None = None,
         metrics: MetricsSink | None = None,
         new_order_id: Callable[[], str] = _new_order_id,
@@ -80,6 +83,7 @@ class OrderService:
         self._instruments = instruments
         self._ledger = ledger
         self._quotes = quotes
+        self._state = state
         self._limits = risk_limits or RiskLimits()
         self._throttles = PreTradeThrottles(self._limits)
         self._metrics: MetricsSink = metrics or NullMetrics()
@@ -119,11 +123,11 @@ class OrderService:
         )
 
     def check(self, request: OrderRequest) -> RiskDecision:
-        """Dry run of every pre-trade control (nothing is sent or stored)."""
+        """Dry run of every pre-trade control and the trading state (nothing sent or stored)."""
         instrument = self._instruments.get(request.symbol)
         view = self.exposure_view(request.symbol)
         view = view.model_copy(update={"throttles": self._throttles.snapshot(request, view.now)})
-        return check_order(request, instrument, view, self._limits)
+        return self._with_state_gate(check_order(request, instrument, view, self._limits))
 
     async def place(self, request: OrderRequest) -> OrderOutcome:
         """Check, persist and send ``request``; see the module docstring for the guarantees."""
@@ -136,17 +140,20 @@ class OrderService:
             self._metrics.record_risk_rejection(exc.code)
             return OrderOutcome(status=OutcomeStatus.REJECTED, message=exc.message)
         order = self._order_from(decision.order_to_send or request)
-        if not decision.approved:
-            for code in decision.codes:
-                self._metrics.record_risk_rejection(code)
-            rejected = order.transition(
-                OrderStatus.REJECTED, at=self._clock.now(), reason=", ".join(decision.codes)
+        if decision.halt:
+            await self._state.halt(
+                reason=f"repeated executions in {request.symbol}", by="risk.throttles"
             )
-            await self._store.save_order(rejected)
-            self._metrics.record_order(rejected.status)
-            return OrderOutcome(status=OutcomeStatus.REJECTED, risk=decision, order=rejected)
+        if not decision.approved:
+            return await self._reject(order, decision)
         await self._store.save_order(order)
         self._open[order.order_id] = order
+        # Re-checked at the moment the order leaves: the state may have changed while the
+        # order was being checked and persisted (a kill switch must win that race).
+        late = self._with_state_gate(decision)
+        if not late.approved:
+            self._open.pop(order.order_id, None)
+            return await self._reject(order, late)
         # The order leaves now (even a lost answer may have reached the broker): consume budget.
         self._throttles.record_submit(request, decision.notional, self._clock.now())
         try:
@@ -160,6 +167,32 @@ class OrderService:
         fills = await self._record(report.order, report.fills)
         outcome = _outcome_of(report.order, duplicate=False)
         return outcome.model_copy(update={"risk": decision, "fills": fills})
+
+    async def cancel_all(self, symbol: str | None = None) -> list[Order]:
+        """Cancel every working order (of ``symbol``). Never blocked by risk or throttles."""
+        return [await self.cancel(order.order_id) for order in self.open_orders(symbol)]
+
+    def _with_state_gate(self, decision: RiskDecision) -> RiskDecision:
+        """Add the trading state's verdict (HALTED, KILLED, REDUCING) to ``decision``."""
+        code = self._state.order_allowed(reduces_position=decision.reduces_position)
+        if code is None:
+            return decision
+        if code in decision.codes:
+            return decision
+        blocked = Violation(code=code, message=f"trading state {self._state.state}: {code}")
+        return decision.model_copy(
+            update={"approved": False, "violations": (*decision.violations, blocked)}
+        )
+
+    async def _reject(self, order: Order, decision: RiskDecision) -> OrderOutcome:
+        for code in decision.codes:
+            self._metrics.record_risk_rejection(code)
+        rejected = order.transition(
+            OrderStatus.REJECTED, at=self._clock.now(), reason=", ".join(decision.codes)
+        )
+        await self._store.save_order(rejected)
+        self._metrics.record_order(rejected.status)
+        return OrderOutcome(status=OutcomeStatus.REJECTED, risk=decision, order=rejected)
 
     async def cancel(self, order_id: str) -> Order:
         """Cancel a working order. Never blocked by risk."""

@@ -39,7 +39,9 @@ class TradingStateService:
         bus: Bus,
         clock: Clock,
         gauge: StateGauge | None = None,
+        key: str = STATE_KEY,
     ) -> None:
+        self._key = key
         self._record = record
         self._store = store
         self._bus = bus
@@ -49,12 +51,22 @@ class TradingStateService:
 
     @classmethod
     async def load(
-        cls, *, store: Store, bus: Bus, clock: Clock, gauge: StateGauge | None = None
+        cls,
+        *,
+        store: Store,
+        bus: Bus,
+        clock: Clock,
+        gauge: StateGauge | None = None,
+        key: str = STATE_KEY,
     ) -> TradingStateService:
-        """Restore the persisted state (a corrupt record restores as HALTED, never ACTIVE)."""
-        stored = await store.get_state(STATE_KEY)
+        """Restore the persisted state (a corrupt record restores as HALTED, never ACTIVE).
+
+        ``key`` names the account's state: the shared one by default; a replay uses its own so
+        a simulation never trips (or is blocked by) the live kill switch.
+        """
+        stored = await store.get_state(key)
         record, events = states.restore(stored, now=clock.now())
-        service = cls(record, store=store, bus=bus, clock=clock, gauge=gauge)
+        service = cls(record, store=store, bus=bus, clock=clock, gauge=gauge, key=key)
         await service._commit((record, events), force=stored is None)
         return service
 
@@ -70,8 +82,11 @@ class TradingStateService:
         """Adopt a change made by another process (a person's CLI command) from the store.
 
         A kill switch fired elsewhere also runs this process's kill callbacks (cancel orders).
+        Only the shared state can change elsewhere; a replay's own key is never read back.
         """
-        stored = await self._store.get_state(STATE_KEY)
+        if self._key != STATE_KEY:
+            return
+        stored = await self._store.get_state(self._key)
         record, events = states.restore(stored, now=self._clock.now())
         if record == self._record and not events:
             return
@@ -106,6 +121,11 @@ class TradingStateService:
         await self._commit(
             states.pause(self._record, reason=reason, minutes=minutes, now=self._clock.now(), by=by)
         )
+        return self._record
+
+    async def halt(self, *, reason: str, by: str) -> StateRecord:
+        """HALTED until a person resumes (the repeated-execution latch)."""
+        await self._commit(states.halt(self._record, reason=reason, now=self._clock.now(), by=by))
         return self._record
 
     async def resume(self, *, by: str, human: bool, reason: str) -> StateRecord:
@@ -143,13 +163,13 @@ class TradingStateService:
         changed = record != self._record
         self._record = record
         if changed or force or events:
-            await self._store.put_state(STATE_KEY, record.to_json_dict())
+            await self._store.put_state(self._key, record.to_json_dict())
         for event in events:
             await self._store.record_event(event)
             await self._alert(event)
         if self._gauge is not None:
             self._gauge.set_trading_state(record.state)
-        if changed or force:
+        if (changed or force) and self._key == STATE_KEY:
             await self._announce_session_state(record)
 
     async def _alert(self, event: SystemEvent) -> None:

@@ -17,7 +17,7 @@ import asyncio
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +25,7 @@ from trading_core.domain.market import Bar, Quote
 from trading_core.domain.order import Side
 from trading_core.domain.signal import Decision, DecisionType, Signal
 from trading_core.execution.order_service import OrderOutcome, OrderService, round_down
+from trading_core.execution.trading_state import TradingStateService
 from trading_core.instruments import InstrumentRegistry
 from trading_core.marketdata.indicators import IncrementalIndicators
 from trading_core.marketdata.quotes import quote_around
@@ -79,6 +80,7 @@ class Pipeline:
         agent: Agent,
         instruments: InstrumentRegistry,
         orders: OrderService,
+        state: TradingStateService,
         ledger: PortfolioLedger,
         store: Store,
         bus: Bus,
@@ -90,6 +92,7 @@ class Pipeline:
         self._agent = agent
         self._instruments = instruments
         self._orders = orders
+        self._trading_state = state
         self._ledger = ledger
         self._store = store
         self._bus = bus
@@ -98,6 +101,7 @@ class Pipeline:
         self._decisions: list[Decision] = []
         self._bars: list[Bar] = []
         self._sequence = 0
+        self._session_day: date | None = None
         self.stats = PipelineStats()
 
     async def run(
@@ -122,6 +126,10 @@ class Pipeline:
     async def process_slice(self, bar_slice: Sequence[Bar]) -> None:
         opened_at = bar_slice[0].timestamp
         self._advance(opened_at)
+        await self._trading_state.refresh()  # a person's kill switch or pause from another process
+        if self._session_day is not None and opened_at.date() != self._session_day:
+            self._ledger.roll_day()
+        self._session_day = opened_at.date()
         for bar in bar_slice:
             await self._at_open(bar)
         self._advance(bar_slice[0].close_time)
@@ -129,6 +137,9 @@ class Pipeline:
             await self._at_close(bar)
         self._bars.extend(bar_slice)
         portfolio = self._ledger.portfolio
+        await self._trading_state.evaluate(
+            lambda: (portfolio.daily_pnl_pct, portfolio.drawdown_pct)
+        )
         self.stats.max_drawdown_pct = max(self.stats.max_drawdown_pct, portfolio.drawdown_pct)
         self._metrics.set_equity(portfolio.equity)
         self._metrics.set_cash(portfolio.cash)

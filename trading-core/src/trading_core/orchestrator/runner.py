@@ -24,6 +24,7 @@ from trading_core.domain.state import Severity, SystemEvent
 from trading_core.execution.order_service import OrderService
 from trading_core.execution.paper_broker import PaperBroker
 from trading_core.execution.quotes import QuoteBook
+from trading_core.execution.trading_state import STATE_KEY, TradingStateService
 from trading_core.instruments import InstrumentRegistry
 from trading_core.marketdata.loaders import load_bars_frame
 from trading_core.marketdata.replay import ReplaySource
@@ -152,6 +153,13 @@ async def run(
                 commission_bps=settings.paper.commission_bps,
                 max_participation=settings.paper.max_participation,
             )
+            state = await TradingStateService.load(
+                store=store,
+                bus=bus,
+                clock=clock,
+                gauge=metrics,
+                key=STATE_KEY if prepared.realtime else f"{STATE_KEY}:replay:{run_id}",
+            )
             orders = OrderService(
                 broker=broker,
                 store=store,
@@ -159,8 +167,10 @@ async def run(
                 instruments=instruments,
                 ledger=ledger,
                 quotes=QuoteBook(),
+                state=state,
                 metrics=metrics,
             )
+            state.on_kill(orders.cancel_all)
             pipeline = Pipeline(
                 config=PipelineConfig(
                     run_id=run_id,
@@ -173,6 +183,7 @@ async def run(
                 agent=agent,
                 instruments=instruments,
                 orders=orders,
+                state=state,
                 ledger=ledger,
                 store=store,
                 bus=bus,

@@ -30,3 +30,7 @@ class PortfolioLedger:
 
     def mark(self, symbol: str, price: Decimal, at: datetime) -> None:
         self._portfolio = self._portfolio.mark(symbol, price, at)
+
+    def roll_day(self) -> None:
+        """A new session: today's P&L is measured from the equity now."""
+        self._portfolio = self._portfolio.roll_day()
