@@ -20,8 +20,10 @@ RunCli = Callable[..., subprocess.CompletedProcess[str]]
 def run_cli(tmp_path: Path) -> RunCli:
     """Run `trading-core ARGS` with cwd in a scratch directory; returns the finished process."""
 
-    def _run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "TRADING_CONFIG_DIR": str(REPO / "config")}
+    def _run(
+        *args: str, timeout: float = 180, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "TRADING_CONFIG_DIR": str(REPO / "config"), **(env or {})}
         return subprocess.run(
             [sys.executable, "-m", "trading_core.cli", *args],
             cwd=tmp_path,

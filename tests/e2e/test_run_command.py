@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from trading_core.storage.factory import open_store
 
-from .conftest import RunCli
+from .conftest import REPO, RunCli
 
 pytestmark = pytest.mark.e2e
 
@@ -178,3 +179,16 @@ def test_kill_switch_is_a_deliberate_human_command_with_a_recorded_reason(
     reset = run_cli("kill-switch", "reset", "--reason", "reviewed logs", "--override-latch")
     assert reset.returncode == 0, reset.stderr
     assert reset.stdout.startswith("ACTIVE - reviewed logs")
+
+
+def test_a_risk_limit_beyond_its_hard_cap_is_refused_at_start_up(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "config", config)
+    (config / "risk_limits.toml").write_text('max_position_pct = "20"\n', encoding="utf-8")
+    result = run_cli("run", "--max-bars", "50", env={"TRADING_CONFIG_DIR": str(config)})
+    assert result.returncode == 2
+    assert "max_position_pct" in result.stderr
+    assert "10" in result.stderr
+    assert not (tmp_path / "data").exists()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from trading_core.adapters.bus_factory import open_bus
 from trading_core.adapters.clock import SimulatedClock, SystemClock
@@ -36,6 +37,7 @@ from trading_core.ports.agent import load_agent
 from trading_core.ports.clock import Clock
 from trading_core.ports.market_data import MarketDataSource
 from trading_core.ports.store import Store
+from trading_core.risk.risk_config import RiskLimits, load_risk_limits_toml
 from trading_core.settings import Settings, SourceKind
 from trading_core.storage.factory import open_store
 
@@ -96,6 +98,23 @@ def _prepare_replay(settings: Settings, instruments: InstrumentRegistry) -> Prep
     return PreparedSource(replay, total, realtime=False)
 
 
+def read_risk_limits(path: Path) -> RiskLimits:
+    """The effective limits: the hard caps, tightened by ``path`` when it exists.
+
+    A value beyond its hard cap is refused here, at start-up, before anything is written.
+    """
+    if not path.is_file():
+        return RiskLimits()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc}") from exc
+    try:
+        return load_risk_limits_toml(text)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{path}: {exc.message}") from exc
+
+
 def account_currency(
     settings: Settings, instruments: InstrumentRegistry, symbols: list[str]
 ) -> str:
@@ -122,6 +141,7 @@ async def run(
 ) -> RunSummary:
     """One paper-trading run over the configured source; returns the closing summary."""
     instruments = InstrumentRegistry.from_file(settings.symbols_file)
+    risk_limits = read_risk_limits(settings.config_dir / "risk_limits.toml")
     agent = load_agent(settings.agent.name, settings.agent.parameters)
     prepared = prepare_source(settings, instruments)
     symbols = list(prepared.source.symbols())
@@ -168,6 +188,7 @@ async def run(
                 ledger=ledger,
                 quotes=QuoteBook(),
                 state=state,
+                risk_limits=risk_limits,
                 metrics=metrics,
             )
             state.on_kill(orders.cancel_all)
