@@ -9,7 +9,7 @@ import pytest
 from trading_core.adapters.bus_memory import InMemoryBus
 from trading_core.adapters.metrics import Metrics
 from trading_core.domain.order import OrderStatus, Side
-from trading_core.domain.state import TradingState
+from trading_core.domain.state import Severity, TradingState
 from trading_core.execution.trading_state import STATE_KEY, TradingStateService
 from trading_core.ports.bus import SESSION_STATE_KEY
 from trading_core.ports.store import Store
@@ -50,7 +50,7 @@ async def test_kill_switch_survives_a_restart_and_only_a_person_resets_it(store:
     await restarted.reset_kill_switch(
         reason="reviewed the loop", by="alice", human=True, override_latch=True
     )
-    assert restarted.state is TradingState.ACTIVE
+    assert restarted.record.state is TradingState.ACTIVE
 
 
 async def test_every_change_is_audited_alerted_and_exported(account: Account) -> None:
@@ -103,7 +103,7 @@ async def test_breakers_fail_closed_when_the_metrics_cannot_be_computed(account:
     await service.evaluate(broken)
     assert service.state is TradingState.REDUCING
     assert service.order_allowed(reduces_position=False) == "TRADING_REDUCING_ONLY"
-    critical = [e for e in await account.store.list_events() if e.severity == "critical"]
+    critical = [e for e in await account.store.list_events() if e.severity is Severity.CRITICAL]
     assert critical
 
 
