@@ -10,6 +10,7 @@ the repeated-execution latch does not (it means HALTED).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from pydantic import Field, NonNegativeInt, model_validator
@@ -110,8 +111,13 @@ class RiskDecision(Frozen):
 Control = Callable[["CheckContext"], list[Violation]]
 
 
-class CheckContext(Frozen):
-    """Everything one control needs, computed once per check."""
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    """Everything one control needs, computed once per check.
+
+    A plain frozen dataclass, not a model: its parts were validated where they were built, and
+    re-validating them on every check (the hard-cap validator included) was most of its cost.
+    """
 
     request: OrderRequest
     """As it would be sent (a market order converted to a marketable limit)."""
