@@ -211,3 +211,18 @@ async def test_a_pause_blocks_new_orders_but_never_cancels(account: Account) -> 
     assert blocked.risk.codes == ["TRADING_PAUSED"]
     cancelled = await account.service.cancel(resting.order.order_id)
     assert cancelled.status is OrderStatus.CANCELLED
+
+
+async def test_an_unknown_symbol_is_refused_with_its_stable_code(account: Account) -> None:
+    outcome = await account.service.place(
+        OrderRequest(
+            symbol="ΤEST/USD",  # Greek capital tau
+            side=Side.BUY,
+            quantity=Decimal(1),
+            limit_price=Decimal("100.00"),
+            client_order_id="homoglyph",
+        )
+    )
+    assert outcome.status is OutcomeStatus.REJECTED
+    assert outcome.codes == ["INSTRUMENT_NOT_FOUND"]
+    assert await account.broker.find_by_client_id("homoglyph") is None

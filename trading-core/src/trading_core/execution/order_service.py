@@ -54,6 +54,14 @@ class OrderOutcome(Frozen):
     fills: tuple[Fill, ...] = ()
     duplicate: bool = False
     message: str = ""
+    code: str | None = None
+    """Stable code when the request failed before the risk controls ran (e.g. unknown symbol)."""
+
+    @property
+    def codes(self) -> list[str]:
+        """Every stable code that refused this request."""
+        risk_codes = self.risk.codes if self.risk is not None else []
+        return [self.code, *risk_codes] if self.code else risk_codes
 
 
 def _new_order_id() -> str:
@@ -138,7 +146,7 @@ class OrderService:
             decision = self.check(request)
         except TradingError as exc:
             self._metrics.record_risk_rejection(exc.code)
-            return OrderOutcome(status=OutcomeStatus.REJECTED, message=exc.message)
+            return OrderOutcome(status=OutcomeStatus.REJECTED, message=exc.message, code=exc.code)
         order = self._order_from(decision.order_to_send or request)
         if decision.halt:
             await self._state.halt(

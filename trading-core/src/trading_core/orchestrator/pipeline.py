@@ -24,7 +24,12 @@ from typing import Any
 from trading_core.domain.market import Bar, Quote
 from trading_core.domain.order import Side
 from trading_core.domain.signal import Decision, DecisionType, Signal
-from trading_core.execution.order_service import OrderOutcome, OrderService, round_down
+from trading_core.execution.order_service import (
+    OrderOutcome,
+    OrderService,
+    OutcomeStatus,
+    round_down,
+)
 from trading_core.execution.trading_state import TradingStateService
 from trading_core.instruments import InstrumentRegistry
 from trading_core.marketdata.indicators import IncrementalIndicators
@@ -283,14 +288,9 @@ class Pipeline:
                 f"{order.side} {order.quantity} {symbol} limit {order.limit_price}"
                 f" -> {order.status}{filled}"
             )
-        rejected = outcome.risk is not None and not outcome.risk.approved
-        if rejected:
-            verdict = Verdict(
-                DecisionType.REJECTED,
-                f"{verdict.reasoning}; refused by risk: {', '.join(outcome.risk.codes)}"
-                if outcome.risk
-                else verdict.reasoning,
-            )
+        if outcome.status is OutcomeStatus.REJECTED:
+            codes = ", ".join(outcome.codes)
+            verdict = Verdict(DecisionType.REJECTED, f"{verdict.reasoning}; refused: {codes}")
         self._record(
             symbol,
             verdict,
