@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from trading_core.cli_approvals import approvals_app
 from trading_core.cli_state import kill_app, state_app
 from trading_core.domain.errors import TradingError
 from trading_core.domain.signal import Decision, DecisionType
@@ -27,6 +28,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema management.")
 app.add_typer(db_app, name="db")
 app.add_typer(kill_app, name="kill-switch")
 app.add_typer(state_app, name="state")
+app.add_typer(approvals_app, name="approvals")
 
 EXIT_BAD_INPUT = 2
 

@@ -61,6 +61,34 @@ class SyntheticSettings(_Section):
     bars: int = Field(default=2000, gt=0)
 
 
+class ApprovalSettings(_Section):
+    """When a person must approve, and for how long a request waits."""
+
+    ttl_seconds: int = Field(default=900, gt=0, le=86_400)
+    assistant_paper_notional: Decimal = Field(default=Decimal(1_000), ge=0)
+    """An assistant's paper order above this notional (account currency) waits for a person."""
+    autonomous_budget_notional: Decimal = Field(default=Decimal(5_000), ge=0)
+    """trading-core's own orders above this notional wait for a person."""
+    elicitation_timeout_seconds: float = Field(default=120.0, gt=0, le=600)
+    """How long approve_order waits for the person's answer in the client (no answer = no)."""
+
+
+class McpSettings(_Section):
+    """The MCP servers: transport defaults, HTTP tokens and limits, the market feed they show."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    """Principal name -> bearer token for HTTP (``trading-core`` is the autonomous principal)."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Origins allowed besides the server's own host (browser-based clients)."""
+    requests_per_second: float = Field(default=20.0, gt=0)
+    burst: int = Field(default=40, gt=0)
+    feed_timeframe: str = "1m"
+    history_bars: int = Field(default=4320, gt=0, le=50_000)
+    replay_seconds_per_bar: float = Field(default=1.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything `trading-core` reads from configuration."""
 
@@ -88,6 +116,8 @@ class Settings(BaseSettings):
     paper: PaperSettings = Field(default_factory=PaperSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
     telegram_token: SecretStr | None = None
     kraken_api_secret: SecretStr | None = None
 

@@ -98,6 +98,10 @@ class OrderService:
         self._new_order_id = new_order_id
         self._open: dict[str, Order] = {}
 
+    def update_limits(self, risk_limits: RiskLimits) -> None:
+        """Adopt limits changed at run time (a tightening applies to the very next check)."""
+        self._limits = risk_limits
+
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         return [o for o in self._open.values() if symbol is None or o.symbol == symbol]
 

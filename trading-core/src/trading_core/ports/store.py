@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from trading_core.domain.approval import Approval, ApprovalStatus
 from trading_core.domain.fill import Fill
 from trading_core.domain.market import Bar, Timeframe
 from trading_core.domain.order import Order, OrderStatus
@@ -93,6 +94,27 @@ class Store(Protocol):
     async def save_position(self, position: Position) -> None: ...
 
     async def list_positions(self) -> list[Position]: ...
+
+    # approvals (requests waiting for a person)
+    async def save_approval(self, approval: Approval) -> None:
+        """Insert or update by approval_id, whatever the stored status (for creating one)."""
+        ...
+
+    async def get_approval(self, approval_id: str) -> Approval | None: ...
+
+    async def list_approvals(
+        self, *, status: Sequence[ApprovalStatus] | None = None, limit: int | None = None
+    ) -> list[Approval]:
+        """Newest first (by created_at, then approval_id)."""
+        ...
+
+    async def transition_approval(self, approval: Approval, *, expected: ApprovalStatus) -> bool:
+        """Compare-and-set: write ``approval`` only if the stored status is still ``expected``.
+
+        Returns True when written. Atomic across processes sharing the database, which is what
+        makes an approval single use: of two callers claiming one PENDING approval, one wins.
+        """
+        ...
 
     # config
     async def save_strategy(self, strategy: Strategy) -> None: ...

@@ -5,9 +5,11 @@ in its own transaction and records it there. The caller passes a session that al
 cross-process lock (a PostgreSQL advisory lock; SQLite serialises writers itself), and each
 migration re-checks inside its transaction that nobody applied it meanwhile.
 
-Migration 1 renders the current ``schema.TABLES``. When the schema changes, freeze migration 1 on a
-copy of today's tables and add migration 2 with the ``ALTER`` statements, so a database created by
-an older release upgrades to the same shape as a new one.
+Released migrations never change: databases in the field already have them. Each one renders only
+the tables it introduced (migration 1 the original ten, migration 2 ``trading.approvals``), so a
+database created by an older release upgrades to the same shape as a new one. To change a table
+that already exists, freeze a copy of its old definition for the migration that created it and
+add a new migration with the ``ALTER`` statements.
 """
 
 from __future__ import annotations
@@ -19,9 +21,18 @@ from datetime import datetime
 
 from trading_core.storage.rows import RowCodec
 from trading_core.storage.schema import (
+    APPROVALS,
+    DECISIONS,
+    INDICATORS,
     OHLCV,
+    ORDERS,
+    POSITIONS,
+    RISK_LIMITS,
     SCHEMA_MIGRATIONS,
-    TABLES,
+    STATE,
+    STRATEGIES,
+    SYSTEM_EVENTS,
+    TRADES,
     Dialect,
     Table,
     physical_name,
@@ -48,8 +59,30 @@ class Migration:
     steps: tuple[Step, ...]
 
 
+INITIAL_TABLES: tuple[Table, ...] = (
+    ORDERS,
+    TRADES,
+    POSITIONS,
+    STATE,
+    STRATEGIES,
+    RISK_LIMITS,
+    DECISIONS,
+    SYSTEM_EVENTS,
+    OHLCV,
+    INDICATORS,
+)
+"""The tables migration 1 created as released; tables added later come with their own migration."""
+
+
 async def _create_initial_schema(session: SqlSession) -> None:
-    tables = tuple(table for table in TABLES if table is not SCHEMA_MIGRATIONS)
+    await _create_tables(session, INITIAL_TABLES)
+
+
+async def _create_approvals(session: SqlSession) -> None:
+    await _create_tables(session, (APPROVALS,))
+
+
+async def _create_tables(session: SqlSession, tables: tuple[Table, ...]) -> None:
     for statement in render_schema(session.dialect, tables):
         await session.execute(statement)
 
@@ -85,6 +118,7 @@ async def _use_timescale_when_available(session: SqlSession) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", (_create_initial_schema, _use_timescale_when_available)),
+    Migration(2, "approvals", (_create_approvals,)),
 )
 
 
@@ -119,9 +153,16 @@ async def upgrade(
     *,
     now: Callable[[], datetime],
     migrations: Sequence[Migration] = MIGRATIONS,
+    target: int | None = None,
 ) -> list[int]:
-    """Apply pending ``migrations`` in version order; return the versions applied now."""
+    """Apply pending ``migrations`` in version order; return the versions applied now.
+
+    ``target`` stops after that version (default: the latest); there are no downgrades, so a
+    database already past it is left as it is.
+    """
     _check_ordered(migrations)
+    if target is not None and target not in {m.version for m in migrations}:
+        raise ValueError(f"no migration has version {target}")
     codec = RowCodec(session.dialect)
     if session.dialect is Dialect.POSTGRES:
         await session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(SCHEMA_MIGRATIONS.schema)}")
@@ -131,6 +172,8 @@ async def upgrade(
     record = insert_sql(SCHEMA_MIGRATIONS, codec)
     applied: list[int] = []
     for migration in migrations:
+        if target is not None and migration.version > target:
+            break
         async with session.transaction():
             if await current_version(session) >= migration.version:
                 continue

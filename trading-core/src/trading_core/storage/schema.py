@@ -288,6 +288,27 @@ INDICATORS = Table(
     primary_key=("symbol", "timeframe", "timestamp"),
 )
 
+APPROVALS = Table(
+    "trading.approvals",
+    (
+        _c("approval_id", _TXT),
+        _c("kind", _TXT),
+        _c("payload", _JSON),
+        _c("summary", _TXT),
+        _c("requested_by", _TXT),
+        _c("status", _TXT),
+        _c("created_at", _TS),
+        _c("expires_at", _TS),
+        _c("decided_by", _TXT, True),
+        _c("decided_at", _TS, True),
+        _c("decision_reason", _TXT, True),
+        _c("result", _JSON),
+    ),
+    primary_key=("approval_id",),
+    # Status leads: "what is pending" is the question asked; created_at serves its ordering.
+    indexes=(Index(("status", "created_at")),),
+)
+
 SCHEMA_MIGRATIONS = Table(
     "meta.schema_migrations",
     (_c("version", _INT), _c("name", _TXT), _c("applied_at", _TS)),
@@ -305,6 +326,7 @@ TABLES: tuple[Table, ...] = (
     SYSTEM_EVENTS,
     OHLCV,
     INDICATORS,
+    APPROVALS,
     SCHEMA_MIGRATIONS,
 )
 """Every table, bookkeeping (``meta.schema_migrations``) last."""

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from trading_core.adapters.clock import SystemClock
+from trading_core.domain.approval import Approval, ApprovalStatus
 from trading_core.domain.errors import DuplicateOrderError
 from trading_core.domain.fill import Fill
 from trading_core.domain.market import Bar, Timeframe
@@ -27,6 +28,7 @@ from trading_core.ports.clock import Clock
 from trading_core.storage import migrations
 from trading_core.storage.rows import RowCodec
 from trading_core.storage.schema import (
+    APPROVALS,
     DECISIONS,
     INDICATORS,
     OHLCV,
@@ -41,7 +43,13 @@ from trading_core.storage.schema import (
     Table,
 )
 from trading_core.storage.session import SqlSession, UniqueViolation
-from trading_core.storage.statements import Select, insert_sql, insertable_columns, upsert_sql
+from trading_core.storage.statements import (
+    Select,
+    guarded_update_sql,
+    insert_sql,
+    insertable_columns,
+    upsert_sql,
+)
 
 DECISION_COLUMNS = insertable_columns(DECISIONS)
 BAR_KEY = ("symbol", "timeframe", "timestamp")
@@ -85,10 +93,14 @@ class SqlStore(ABC):
         await self.close()
 
     # schema
-    async def upgrade(self) -> list[int]:
-        """Apply pending migrations; return the versions applied (empty when up to date)."""
+    async def upgrade(self, *, target: int | None = None) -> list[int]:
+        """Apply pending migrations (up to ``target``, default all); return the versions applied.
+
+        Empty when up to date. ``target`` exists so a database can be brought to the shape an
+        older release left it in (how the upgrade path itself is tested).
+        """
         async with self._migration_session() as session:
-            return await migrations.upgrade(session, now=self._clock.now)
+            return await migrations.upgrade(session, now=self._clock.now, target=target)
 
     async def schema_version(self) -> int:
         async with self._session() as session:
@@ -213,6 +225,43 @@ class SqlStore(ABC):
         query = Select(POSITIONS, self._codec)
         rows = await self._fetch(query.sql(order_by=[("symbol", False)]), query.params)
         return [self._codec.decode_model(Position, POSITIONS, row) for row in rows]
+
+    # approvals
+    async def save_approval(self, approval: Approval) -> None:
+        """Insert or update by approval_id (unconditionally: use transition_approval to decide)."""
+        async with self._session() as session:
+            await session.execute(
+                upsert_sql(APPROVALS, self._codec), *self._codec.encode_model(APPROVALS, approval)
+            )
+
+    async def get_approval(self, approval_id: str) -> Approval | None:
+        query = Select(APPROVALS, self._codec).where("approval_id", "=", approval_id)
+        rows = await self._fetch(query.sql(order_by=[]), query.params)
+        return self._codec.decode_model(Approval, APPROVALS, rows[0]) if rows else None
+
+    async def list_approvals(
+        self, *, status: Sequence[ApprovalStatus] | None = None, limit: int | None = None
+    ) -> list[Approval]:
+        """Newest first (by created_at, then approval_id)."""
+        query = Select(APPROVALS, self._codec).where_in("status", status)
+        order_by = [("created_at", True), ("approval_id", True)]
+        rows = await self._fetch(query.sql(order_by=order_by, limit=limit), query.params)
+        return [self._codec.decode_model(Approval, APPROVALS, row) for row in rows]
+
+    async def transition_approval(self, approval: Approval, *, expected: ApprovalStatus) -> bool:
+        """Write ``approval`` only if the stored row's status is still ``expected``.
+
+        True when written. One ``UPDATE ... WHERE status = expected``: however many processes
+        race on one database, exactly one moves a row out of ``expected``.
+        """
+        sql = guarded_update_sql(
+            APPROVALS, self._codec, guard=("status",), returning=("approval_id",)
+        )
+        params = self._codec.encode_model(APPROVALS, approval)
+        params += (self._codec.encode(APPROVALS.column("status").type, expected),)
+        async with self._session() as session:
+            written = await session.fetch(sql, *params)
+        return bool(written)
 
     # config
     async def save_strategy(self, strategy: Strategy) -> None:

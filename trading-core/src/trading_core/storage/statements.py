@@ -47,6 +47,30 @@ def upsert_sql(table: Table, codec: RowCodec) -> str:
     )
 
 
+def guarded_update_sql(
+    table: Table, codec: RowCodec, *, guard: Sequence[str], returning: Sequence[str] = ()
+) -> str:
+    """Overwrite one row by primary key, only while its ``guard`` columns hold the given values.
+
+    Parameters: every column in table order (the new row), then one value per ``guard`` column
+    (what the stored row must still hold). One statement, so the check and the write are atomic:
+    of two racing callers, the second finds the guard no longer true and changes nothing.
+    """
+    names = table.column_names
+    param = {name: codec.dialect.param(index) for index, name in enumerate(names, start=1)}
+    assignments = ", ".join(f"{quote(c)} = {param[c]}" for c in names if c not in table.primary_key)
+    conditions = [f"{quote(c)} = {param[c]}" for c in table.primary_key]
+    conditions += [
+        f"{quote(c)} = {codec.dialect.param(len(names) + index)}"
+        for index, c in enumerate(guard, start=1)
+    ]
+    sql = f"UPDATE {table_ref(table.qualified_name, codec.dialect)} SET {assignments} "
+    sql += "WHERE " + " AND ".join(conditions)
+    if returning:
+        sql += f" RETURNING {_list(returning)}"
+    return sql
+
+
 def upsert_from_sql(table: Table, codec: RowCodec, source: str) -> str:
     """Copy every row of the table named ``source`` into ``table``, replacing on key conflicts."""
     columns = _list(table.column_names)

@@ -1,0 +1,199 @@
+"""The market-data server (``mcp-market-data``): instruments, quotes, bars, indicators, regime.
+
+All tools are read-only. Data comes from the configured feed: offline by default (a synthetic
+market, or a replay of files), so the server works with no account and no network.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastmcp import FastMCP
+from pydantic import Field
+
+from trading_core.domain.base import Frozen
+from trading_core.domain.errors import DataError
+from trading_core.domain.instrument import Instrument
+from trading_core.domain.market import Bar, Timeframe
+from trading_core.marketdata.indicators import INDICATOR_NAMES, compute_indicators
+from trading_core.marketdata.regime import RegimeReading, classify_regime
+from trading_core.marketdata.resample import resample
+from trading_core.services.container import TradingApp
+
+from .common import READ_ONLY, ChartTimeframe, Limit, Symbol, new_server
+from .errors import tool_errors
+from .runtime import Runtime
+
+
+class SymbolList(Frozen):
+    instruments: list[Instrument]
+
+
+class QuoteResult(Frozen):
+    symbol: str
+    bid: Decimal
+    ask: Decimal
+    last: Decimal
+    mid: Decimal
+    volume: Decimal
+    timestamp: datetime
+    source: str
+    age_seconds: float
+    stale: bool
+    """True when older than the reference age the risk controls accept (orders would be refused)."""
+
+
+class OhlcvResult(Frozen):
+    symbol: str
+    timeframe: str
+    bars: list[Bar]
+
+
+class IndicatorsResult(Frozen):
+    symbol: str
+    timeframe: str
+    timestamp: datetime
+    """Open time of the last closed bar the values are computed on."""
+    values: dict[str, float | None]
+    """None where the history is too short for the indicator to be warm."""
+    bars_used: int
+
+
+class RegimeResult(Frozen):
+    symbol: str
+    timeframe: str
+    reading: RegimeReading
+
+
+async def bars_for(app: TradingApp, symbol: str, timeframe: str) -> list[Bar]:
+    """Closed bars of ``symbol`` at ``timeframe`` (resampled from the feed's base bars)."""
+    app.instruments.get(symbol)  # unknown symbols fail with INSTRUMENT_NOT_FOUND
+    if symbol not in app.feed.symbols():
+        raise DataError(
+            f"{symbol} is not served by the {app.feed.name} feed; it serves "
+            f"{', '.join(app.feed.symbols())}",
+            code="SYMBOL_NOT_IN_FEED",
+        )
+    wanted = Timeframe(timeframe)
+    base = app.feed.timeframe
+    history = await app.feed.history(symbol)
+    if wanted == base:
+        return history
+    if wanted.duration < base.duration:
+        raise DataError(
+            f"the feed's bars are {base}; {timeframe} is finer than that", code="INVALID_TIMEFRAME"
+        )
+    return resample(history, wanted)
+
+
+def build_market_data_server(runtime: Runtime) -> FastMCP[Any]:
+    """The market-data tools over ``runtime``'s services."""
+    mcp = new_server(
+        "market-data",
+        "Read-only market data: tradable instruments, quotes, OHLCV bars, indicators and the "
+        "market regime of each symbol.",
+        runtime,
+    )
+
+    @mcp.tool(annotations=READ_ONLY)
+    async def list_symbols() -> SymbolList:
+        """List the tradable instruments with their broker, asset class, currency and increments."""
+        with tool_errors():
+            app = await runtime.app()
+            return SymbolList(
+                instruments=[app.instruments.get(s) for s in app.instruments.symbols()]
+            )
+
+    @mcp.tool(annotations=READ_ONLY)
+    async def get_quote(symbol: Symbol) -> QuoteResult:
+        """Get the latest bid, ask and last price of a symbol, with its age and a stale flag."""
+        with tool_errors():
+            app = await runtime.app()
+            app.instruments.get(symbol)
+            quote = await app.feed.latest_quote(symbol)
+            age = quote.age_seconds(app.clock.now())
+            return QuoteResult(
+                symbol=quote.symbol,
+                bid=quote.bid,
+                ask=quote.ask,
+                last=quote.last,
+                mid=quote.mid,
+                volume=quote.volume,
+                timestamp=quote.timestamp,
+                source=quote.source,
+                age_seconds=round(age, 3),
+                stale=age > app.limits.effective.max_reference_age_seconds,
+            )
+
+    @mcp.tool(annotations=READ_ONLY)
+    async def get_ohlcv(
+        symbol: Symbol,
+        timeframe: ChartTimeframe = "1h",
+        limit: Limit = 100,
+        start: Annotated[datetime | None, Field(description="Bars opening at or after")] = None,
+        end: Annotated[datetime | None, Field(description="Bars opening before")] = None,
+    ) -> OhlcvResult:
+        """Get closed OHLCV bars of a symbol, newest last, optionally between start and end."""
+        with tool_errors():
+            app = await runtime.app()
+            bars = await bars_for(app, symbol, timeframe)
+            if start is not None:
+                bars = [b for b in bars if b.timestamp >= start]
+            if end is not None:
+                bars = [b for b in bars if b.timestamp < end]
+            return OhlcvResult(symbol=symbol, timeframe=timeframe, bars=bars[-limit:])
+
+    @mcp.tool(annotations=READ_ONLY)
+    async def get_indicators(
+        symbol: Symbol,
+        timeframe: ChartTimeframe = "1h",
+        names: Annotated[
+            list[str] | None,
+            Field(description=f"Subset of: {', '.join(INDICATOR_NAMES)} (default all)"),
+        ] = None,
+    ) -> IndicatorsResult:
+        """Get the latest technical indicators (SMA, EMA, RSI, MACD, ATR, Bollinger, ADX)."""
+        with tool_errors():
+            unknown = sorted(set(names or ()) - set(INDICATOR_NAMES))
+            if unknown:
+                raise DataError(
+                    f"unknown indicator(s) {unknown}; known: {', '.join(INDICATOR_NAMES)}",
+                    code="INVALID_ARGUMENT",
+                )
+            app = await runtime.app()
+            bars = await bars_for(app, symbol, timeframe)
+            if not bars:
+                raise DataError(f"no closed {timeframe} bars of {symbol} yet", code="NO_DATA")
+            series = compute_indicators(
+                [float(b.high) for b in bars],
+                [float(b.low) for b in bars],
+                [float(b.close) for b in bars],
+            )
+            values = {
+                name: _finite_or_none(float(series[name][-1]))
+                for name in (names or INDICATOR_NAMES)
+            }
+            return IndicatorsResult(
+                symbol=symbol,
+                timeframe=timeframe,
+                timestamp=bars[-1].timestamp,
+                values=values,
+                bars_used=len(bars),
+            )
+
+    @mcp.tool(annotations=READ_ONLY)
+    async def get_market_regime(symbol: Symbol, timeframe: ChartTimeframe = "1h") -> RegimeResult:
+        """Classify a symbol's market: trending up, trending down, ranging or high volatility."""
+        with tool_errors():
+            app = await runtime.app()
+            bars = await bars_for(app, symbol, timeframe)
+            return RegimeResult(symbol=symbol, timeframe=timeframe, reading=classify_regime(bars))
+
+    return mcp
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None

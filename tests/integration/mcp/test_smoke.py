@@ -1,0 +1,16 @@
+"""The suite answers through a real client in both eras (a quick canary for the fixtures)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastmcp import Client
+
+
+async def test_get_quote_answers_in_both_eras(client: Client[Any]) -> None:
+    result = await client.call_tool("get_quote", {"symbol": "BTC/USD"})
+    content = result.structured_content
+    assert content is not None
+    assert content["symbol"] == "BTC/USD"
+    assert content["stale"] is False
+    assert float(content["bid"]) < float(content["ask"])

@@ -1,0 +1,320 @@
+"""The trading desk: orders from people, assistants and trading-core, through one gate.
+
+Every request goes through the order service (the only path to a broker), so every guardrail runs;
+the desk adds who is asking (approval policy) and writes every outcome, rejections and requests
+queued for a person included, to ``audit.decisions`` with the principal.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from trading_core.domain.approval import Approval, ApprovalKind, ApprovalStatus
+from trading_core.domain.base import Frozen, PositiveDecimal
+from trading_core.domain.errors import OrderNotFoundError, TradingError
+from trading_core.domain.fill import Fill
+from trading_core.domain.order import Order, OrderStatus, OrderType, Side, TimeInForce
+from trading_core.domain.signal import Decision, DecisionType
+from trading_core.execution.order_service import OrderOutcome, OrderService, OutcomeStatus
+from trading_core.ports.clock import Clock
+from trading_core.ports.store import Store
+from trading_core.risk.pretrade import OrderRequest, RiskDecision, Violation
+from trading_core.settings import ApprovalSettings, Mode
+
+from .approvals import ApprovalService
+from .principals import Principal, needs_approval
+
+
+class InvalidOrderError(TradingError):
+    code = "INVALID_ORDER"
+
+
+class NoPositionError(TradingError):
+    code = "NO_POSITION"
+
+
+class OrderTicket(Frozen):
+    """What a caller asks for (the ``place_order`` arguments)."""
+
+    symbol: str = Field(min_length=1, max_length=32)
+    side: Side
+    quantity: PositiveDecimal
+    order_type: OrderType = OrderType.LIMIT
+    limit_price: PositiveDecimal | None = None
+    stop_price: PositiveDecimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    client_order_id: str | None = Field(default=None, min_length=1, max_length=64)
+    strategy_id: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class PlaceStatus(StrEnum):
+    FILLED = "filled"
+    ACCEPTED = "accepted"
+    PENDING_APPROVAL = "pending_approval"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+
+class PlaceResult(Frozen):
+    """The outcome of one order request, as callers see it."""
+
+    status: PlaceStatus
+    client_order_id: str
+    symbol: str
+    order: Order | None = None
+    fills: list[Fill] = Field(default_factory=list)
+    violations: list[Violation] = Field(default_factory=list)
+    approval_id: str | None = None
+    approval_expires_at: str | None = None
+    duplicate: bool = False
+    notional: Decimal | None = None
+    reference_price: Decimal | None = None
+    message: str = ""
+
+
+def new_client_order_id() -> str:
+    return f"mcp-{uuid.uuid4().hex[:20]}"
+
+
+class TradingDesk:
+    """place / check / close / cancel for any principal; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        orders: OrderService,
+        approvals: ApprovalService,
+        store: Store,
+        clock: Clock,
+        mode: Mode,
+        policy: ApprovalSettings,
+        channel: str,
+    ) -> None:
+        self._orders = orders
+        self._approvals = approvals
+        self._store = store
+        self._clock = clock
+        self._mode = mode
+        self._policy = policy
+        self._channel = channel
+        approvals.register(ApprovalKind.PLACE_ORDER, self._carry_out_approved_order)
+
+    def request_of(self, ticket: OrderTicket) -> OrderRequest:
+        """The order request a ticket stands for (a missing client order id is minted)."""
+        data = ticket.model_dump()
+        data["client_order_id"] = ticket.client_order_id or new_client_order_id()
+        try:
+            return OrderRequest.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                str(err["msg"]).removeprefix("Value error, ") for err in exc.errors()
+            )
+            raise InvalidOrderError(problems) from None
+
+    def check(self, ticket: OrderTicket) -> RiskDecision:
+        """Dry run of every guardrail and the trading state; nothing is sent or stored."""
+        return self._orders.check(self.request_of(ticket))
+
+    async def place(self, ticket: OrderTicket, *, by: Principal) -> PlaceResult:
+        request = self.request_of(ticket)
+        existing = await self._store.get_order_by_client_id(request.client_order_id)
+        if existing is not None:
+            return _result(
+                request, OrderOutcome(status=_status(existing), order=existing), dup=True
+            )
+        pending = await self._approvals.find_pending(
+            ApprovalKind.PLACE_ORDER, "client_order_id", request.client_order_id
+        )
+        if pending is not None:
+            return _pending_result(request, pending, duplicate=True)
+        try:
+            decision = self._orders.check(request)
+        except TradingError:
+            decision = None  # place() below refuses it with the stable code and records it
+        if (
+            decision is not None
+            and decision.approved
+            and needs_approval(
+                by,
+                mode=self._mode,
+                notional=decision.notional,
+                reduces_position=decision.reduces_position,
+                policy=self._policy,
+            )
+        ):
+            approval = await self._approvals.request(
+                ApprovalKind.PLACE_ORDER,
+                request.model_dump(mode="json"),
+                summary=_summary(request, decision),
+                by=by,
+            )
+            await self._audit(request, by, DecisionType.APPROVAL, decision, None, approval)
+            return _pending_result(request, approval, duplicate=False, decision=decision)
+        outcome = await self._orders.place(request)
+        await self._audit(request, by, _decision_type(outcome), outcome.risk, outcome, None)
+        return _result(request, outcome, dup=outcome.duplicate)
+
+    async def close_position(self, symbol: str, *, by: Principal, quantity: Decimal) -> PlaceResult:
+        """Flatten ``symbol`` with a marketable order (risk-reducing: allowed while REDUCING)."""
+        if quantity == 0:
+            raise NoPositionError(f"no open position in {symbol}")
+        ticket = OrderTicket(
+            symbol=symbol,
+            side=Side.SELL if quantity > 0 else Side.BUY,
+            quantity=abs(quantity),
+            order_type=OrderType.MARKET,
+            time_in_force=TimeInForce.IOC,
+            reason=f"close position ({self._channel})",
+        )
+        return await self.place(ticket, by=by)
+
+    async def cancel(self, order_id: str) -> Order:
+        """Never blocked by risk or throttles."""
+        if order_id not in {o.order_id for o in self._orders.open_orders()}:
+            stored = await self._store.get_order(order_id)
+            if stored is None:
+                raise OrderNotFoundError(f"no order {order_id!r}")
+            if not stored.status.is_open:
+                return stored  # already final: cancelling again changes nothing
+            raise OrderNotFoundError(
+                f"order {order_id} is not working at this process's broker (placed by another "
+                "process); cancel it there"
+            )
+        return await self._orders.cancel(order_id)
+
+    async def _carry_out_approved_order(
+        self, approval: Approval, approver: Principal
+    ) -> tuple[ApprovalStatus, dict[str, Any]]:
+        request = OrderRequest.model_validate(approval.payload)
+        outcome = await self._orders.place(request)  # every guardrail re-runs here
+        requester = Principal.for_token_name(approval.requested_by)
+        await self._audit(
+            request,
+            requester,
+            _decision_type(outcome),
+            outcome.risk,
+            outcome,
+            approval,
+            approved_by=approver.name,
+        )
+        result = _result(request, outcome, dup=outcome.duplicate).model_dump(mode="json")
+        status = (
+            ApprovalStatus.REFUSED
+            if outcome.status is OutcomeStatus.REJECTED
+            else ApprovalStatus.EXECUTED
+        )
+        return status, result
+
+    async def _audit(
+        self,
+        request: OrderRequest,
+        by: Principal,
+        decision_type: DecisionType,
+        risk: RiskDecision | None,
+        outcome: OrderOutcome | None,
+        approval: Approval | None,
+        *,
+        approved_by: str | None = None,
+    ) -> None:
+        order = outcome.order if outcome is not None else None
+        if outcome is None and approval is not None:
+            action = f"pending_approval {approval.approval_id}: {approval.summary}"
+        elif outcome is not None:
+            action = f"{request.side} {request.quantity} {request.symbol} -> {outcome.status}"
+            if outcome.codes:
+                action += f" ({', '.join(outcome.codes)})"
+        else:
+            action = "none"
+        said = request.reason or "no reason given"
+        reasoning = f"{by.name} via {self._channel}: {said}"
+        if approved_by:
+            reasoning += f"; approved by {approved_by} ({approval.approval_id if approval else ''})"
+        risk_check: dict[str, Any] = risk.model_dump(mode="json") if risk is not None else {}
+        if outcome is not None and outcome.code:
+            risk_check = {**risk_check, "code": outcome.code, "message": outcome.message}
+        await self._store.record_decisions(
+            [
+                Decision(
+                    timestamp=self._clock.now(),
+                    decision_type=decision_type,
+                    symbol=request.symbol,
+                    risk_check=risk_check,
+                    final_action=action,
+                    reasoning=reasoning,
+                    order_id=order.order_id if order is not None else None,
+                    principal=by.name,
+                )
+            ]
+        )
+
+
+def _decision_type(outcome: OrderOutcome) -> DecisionType:
+    if outcome.status is OutcomeStatus.REJECTED:
+        return DecisionType.REJECTED
+    if outcome.risk is not None and outcome.risk.reduces_position:
+        return DecisionType.EXIT
+    return DecisionType.ENTRY
+
+
+def _status(order: Order) -> OutcomeStatus:
+    return {
+        OrderStatus.FILLED: OutcomeStatus.FILLED,
+        OrderStatus.REJECTED: OutcomeStatus.REJECTED,
+        OrderStatus.UNKNOWN: OutcomeStatus.UNKNOWN,
+    }.get(order.status, OutcomeStatus.ACCEPTED)
+
+
+def _summary(request: OrderRequest, decision: RiskDecision) -> str:
+    price = f"limit {request.limit_price}" if request.limit_price else str(request.order_type)
+    return (
+        f"{request.side} {request.quantity} {request.symbol} {price} "
+        f"(~{decision.notional.quantize(Decimal('0.01'))} notional)"
+    )
+
+
+def _result(request: OrderRequest, outcome: OrderOutcome, *, dup: bool) -> PlaceResult:
+    risk = outcome.risk
+    violations = list(risk.violations) if risk is not None else []
+    if outcome.code and outcome.code not in {v.code for v in violations}:
+        violations.insert(0, Violation(code=outcome.code, message=outcome.message))
+    return PlaceResult(
+        status=PlaceStatus(outcome.status.value),
+        client_order_id=request.client_order_id,
+        symbol=request.symbol,
+        order=outcome.order,
+        fills=list(outcome.fills),
+        violations=violations,
+        duplicate=dup,
+        notional=risk.notional if risk is not None else None,
+        reference_price=risk.reference_price if risk is not None else None,
+        message=outcome.message,
+    )
+
+
+def _pending_result(
+    request: OrderRequest,
+    approval: Approval,
+    *,
+    duplicate: bool,
+    decision: RiskDecision | None = None,
+) -> PlaceResult:
+    return PlaceResult(
+        status=PlaceStatus.PENDING_APPROVAL,
+        client_order_id=request.client_order_id,
+        symbol=request.symbol,
+        approval_id=approval.approval_id,
+        approval_expires_at=approval.expires_at.isoformat(),
+        duplicate=duplicate,
+        notional=decision.notional if decision is not None else None,
+        reference_price=decision.reference_price if decision is not None else None,
+        message=(
+            f"waiting for a person: approve with approve_order({approval.approval_id!r}) in a "
+            f"client that shows forms, or `trading-core approvals approve {approval.approval_id}`"
+        ),
+    )
