@@ -58,3 +58,21 @@ def test_secrets_are_never_printed(config_dir: Path, monkeypatch: pytest.MonkeyP
     assert "very-secret" not in settings.model_dump_json()
     assert settings.telegram_token is not None
     assert settings.telegram_token.get_secret_value() == "123:very-secret"
+
+
+def test_a_complex_value_that_is_not_json_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, config_dir: Path
+) -> None:
+    monkeypatch.setenv("TRADING_MCP__TOKENS", "not-json-secret")
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings(config_dir=config_dir)
+    assert "not-json-secret" not in raised.value.message
+
+
+def test_http_tokens_come_from_the_environment_keyed_by_principal(
+    monkeypatch: pytest.MonkeyPatch, config_dir: Path
+) -> None:
+    monkeypatch.setenv("TRADING_MCP__TOKENS__ASSISTANT", "s3cret")
+    settings = load_settings(config_dir=config_dir)
+    assert settings.mcp.tokens["assistant"].get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(settings)

@@ -19,6 +19,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -171,5 +172,8 @@ def load_settings(**overrides: Any) -> Settings:
             for err in exc.errors()
         )
         raise ConfigurationError(f"invalid configuration: {problems}") from exc
+    except SettingsError as exc:
+        # A complex value that is not JSON (TRADING_MCP__TOKENS=x); the value is not echoed.
+        raise ConfigurationError(f"invalid configuration: {exc}") from exc
     finally:
         _CHOSEN_CONFIG_DIR.reset(token)
