@@ -489,3 +489,31 @@ def test_http_without_a_token_exits_2(
     assert "TRADING_MCP__TOKENS" in result.stderr
     assert result.stdout == ""
     assert _listening_addresses(port) == []
+
+
+@pytest.mark.parametrize("mode", list(ERAS))
+async def test_the_autonomous_principal_cannot_approve_its_own_loosening(
+    http_server: HttpServer, mode: str
+) -> None:
+    # trading-core's connection answers "yes" to every form: that must never count as a person.
+    asked: list[str] = []
+
+    async def says_yes(message: str, response_type: Any, params: Any, context: Any) -> Any:
+        asked.append(message)
+        return {"approve": True} if response_type is None else response_type(value=True)
+
+    key = "max_daily_orders"
+    transport = StreamableHttpTransport(
+        http_server.url, auth=BearerAuth(http_server.tokens[AUTONOMOUS])
+    )
+    async with Client(transport, mode=mode, elicitation_handler=says_yes) as client:
+        tightened = await _ok(client, "set_risk_limit", {"key": key, "value": "150"})
+        result = await client.call_tool(
+            "set_risk_limit", {"key": key, "value": "160"}, raise_on_error=False
+        )
+        limits = (await _ok(client, "get_risk_limits", {}))["limits"]
+    assert tightened["status"] in ("applied", "unchanged")
+    assert result.is_error
+    assert _text(result).startswith("HUMAN_APPROVAL_REQUIRED:"), _text(result)
+    assert asked == []
+    assert {i["key"]: i["effective"] for i in limits}[key] == 150

@@ -17,7 +17,9 @@ READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldH
 CREATES_RISK = ToolAnnotations(readOnlyHint=False, destructiveHint=True, openWorldHint=True)
 """A tool that can send an order or loosen a control (hints only: the server enforces)."""
 REDUCES_RISK = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=True)
-"""A tool that changes state only toward less risk (cancel, pause, kill switch)."""
+"""A tool that changes state only toward less risk (cancel, pause)."""
+LOOSENS_OR_STOPS = ToolAnnotations(readOnlyHint=False, destructiveHint=True, openWorldHint=True)
+"""A tool whose effect is drastic either way: a loosening (limits, resume) or the kill switch."""
 
 Symbol = Annotated[
     str, Field(min_length=1, max_length=32, description="Instrument symbol, e.g. BTC/USD")

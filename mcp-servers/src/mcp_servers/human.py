@@ -90,6 +90,10 @@ async def ask_person(
     ctx: Context, approval: Approval, *, asked_by: Principal, timeout: float
 ) -> Asked | Answered:
     """Ask the person to approve ``approval``; see the module docstring for the rules."""
+    if asked_by.kind is PrincipalKind.AUTONOMOUS:
+        # trading-core's own connection has nobody in front of it: a "yes" it sent would be
+        # the program approving itself.
+        return Answered(HumanAnswer.NO_ANSWER, "an autonomous principal has no person to ask")
     if ctx._is_modern_protocol():
         return _modern_round(ctx, approval, asked_by)
     if not _supports_elicitation(ctx):

@@ -17,7 +17,6 @@ from pydantic import Field
 
 from trading_core.domain.approval import ApprovalKind
 from trading_core.domain.base import Frozen, PositiveDecimal
-from trading_core.domain.errors import TradingError
 from trading_core.domain.order import OrderType, Side, TimeInForce
 from trading_core.risk.analytics import ExposureReport, PortfolioVaRResult, exposure_report
 from trading_core.risk.kelly import SizeResult
@@ -30,7 +29,7 @@ from trading_core.services.limits import ChangeKind
 from trading_core.services.risk_views import position_size, risk_metrics, stress_test
 
 from .approval_flow import ApprovalView, decide_with_person
-from .common import READ_ONLY, REDUCES_RISK, Symbol, new_server
+from .common import LOOSENS_OR_STOPS, READ_ONLY, REDUCES_RISK, Symbol, new_server
 from .errors import tool_errors
 from .runtime import Runtime, current_principal
 
@@ -117,7 +116,7 @@ def build_risk_server(runtime: Runtime) -> FastMCP[Any]:
             app = await runtime.app()
             return LimitsResult(limits=app.limits.describe())
 
-    @mcp.tool(annotations=REDUCES_RISK.model_copy(update={"destructiveHint": True}))
+    @mcp.tool(annotations=LOOSENS_OR_STOPS)
     async def set_risk_limit(
         key: Annotated[str, Field(min_length=1, max_length=64)],
         value: PositiveDecimal,
@@ -150,16 +149,8 @@ def build_risk_server(runtime: Runtime) -> FastMCP[Any]:
                 summary=f"raise {key} from {change.current} to {change.proposed}",
                 by=current_principal(),
             )
-            try:
-                decided = await decide_with_person(ctx, app, approval)
-            except TradingError as exc:
-                return LimitChangeResult(
-                    status="pending_approval",
-                    effective=change.current,
-                    approval=ApprovalView.of(approval),
-                    message=exc.message,
-                    **base,
-                )
+            # No yes within the call: HUMAN_APPROVAL_REQUIRED (the approval stays pending).
+            decided = await decide_with_person(ctx, app, approval)
             if isinstance(decided, mcp_types.InputRequiredResult):
                 return decided
             effective = Decimal(getattr(app.limits.effective, key))
@@ -193,7 +184,7 @@ def build_risk_server(runtime: Runtime) -> FastMCP[Any]:
             await app.state.pause(reason=reason, minutes=minutes, by=current_principal().name)
             return await get_trading_state()
 
-    @mcp.tool(annotations=REDUCES_RISK.model_copy(update={"destructiveHint": True}))
+    @mcp.tool(annotations=LOOSENS_OR_STOPS)
     async def resume_trading(
         ctx: Context, reason: Annotated[str | None, Field(max_length=500)] = None
     ) -> ApprovalView | mcp_types.InputRequiredResult:
@@ -211,7 +202,7 @@ def build_risk_server(runtime: Runtime) -> FastMCP[Any]:
             )
             return await decide_with_person(ctx, app, approval)
 
-    @mcp.tool(annotations=REDUCES_RISK.model_copy(update={"destructiveHint": True}))
+    @mcp.tool(annotations=LOOSENS_OR_STOPS)
     async def activate_kill_switch(reason: Reason) -> TradingStateResult:
         """Stop all trading now: cancel open orders, block new ones; only a person resets it."""
         with tool_errors():

@@ -16,6 +16,7 @@ from trading_core.domain.approval import ApprovalStatus
 from trading_core.domain.base import Frozen, PositiveDecimal
 from trading_core.domain.errors import OrderNotFoundError
 from trading_core.domain.order import Order, OrderStatus, OrderType, Side, TimeInForce
+from trading_core.services.approvals import ApprovalExpiredError
 from trading_core.services.desk import OrderTicket, PlaceResult
 
 from .approval_flow import ApprovalView, decide_with_person
@@ -105,6 +106,11 @@ def build_trading_server(runtime: Runtime) -> FastMCP[Any]:
         with tool_errors():
             app = await runtime.app()
             approval = await app.approvals.get(approval_id)
+            if approval.status is ApprovalStatus.EXPIRED:
+                raise ApprovalExpiredError(
+                    f"approval {approval_id} expired at {approval.expires_at.isoformat()}; "
+                    "place the order again"
+                )
             if approval.status is not ApprovalStatus.PENDING:
                 return ApprovalView.of(approval, f"already {approval.status} (single use)")
             return await decide_with_person(ctx, app, approval)

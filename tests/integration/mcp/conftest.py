@@ -62,7 +62,7 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def client(suite: FastMCP[Any], mode: str) -> AsyncIterator[Client[Any]]:
-    async with Client(suite, mode=mode) as connected:  # type: ignore[arg-type]
+    async with Client(suite, mode=mode) as connected:
         yield connected
 
 

@@ -149,7 +149,7 @@ def load_risk_limits(mapping: Mapping[str, object]) -> RiskLimits:
         value = _coerce(spec, raw)
         problem = _cap_problem(spec, value)
         if problem:
-            raise ConfigurationError(f"risk limit {key}={raw!r} refused: {problem}")
+            raise ConfigurationError(f"risk limit {key}={raw} refused: {problem}")
         effective[key] = _tightest(spec, value)
     return RiskLimits.model_validate({**effective, "configured_keys": frozenset(mapping)})
 

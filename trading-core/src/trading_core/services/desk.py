@@ -122,7 +122,10 @@ class TradingDesk:
         return self._orders.check(self.request_of(ticket))
 
     async def place(self, ticket: OrderTicket, *, by: Principal) -> PlaceResult:
-        request = self.request_of(ticket)
+        try:
+            request = self.request_of(ticket)
+        except InvalidOrderError as exc:
+            return await self._refuse_malformed(ticket, by, exc)
         existing = await self._store.get_order_by_client_id(request.client_order_id)
         if existing is not None:
             return _result(
@@ -187,6 +190,33 @@ class TradingDesk:
                 "process); cancel it there"
             )
         return await self._orders.cancel(order_id)
+
+    async def _refuse_malformed(
+        self, ticket: OrderTicket, by: Principal, exc: InvalidOrderError
+    ) -> PlaceResult:
+        """A ticket that is not an order (a limit without a price): refused and audited."""
+        said = ticket.reason or "no reason given"
+        await self._store.record_decisions(
+            [
+                Decision(
+                    timestamp=self._clock.now(),
+                    decision_type=DecisionType.REJECTED,
+                    symbol=ticket.symbol,
+                    risk_check={"code": exc.code, "message": exc.message},
+                    final_action=f"{ticket.side} {ticket.quantity} {ticket.symbol} -> rejected "
+                    f"({exc.code})",
+                    reasoning=f"{by.name} via {self._channel}: {said}",
+                    principal=by.name,
+                )
+            ]
+        )
+        return PlaceResult(
+            status=PlaceStatus.REJECTED,
+            client_order_id=ticket.client_order_id or "",
+            symbol=ticket.symbol,
+            violations=[Violation(code=exc.code, message=exc.message)],
+            message=exc.message,
+        )
 
     async def _carry_out_approved_order(
         self, approval: Approval, approver: Principal
