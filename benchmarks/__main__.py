@@ -7,17 +7,38 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 
-from benchmarks import audit_writes, indicators, pretrade, quote_ingest, replay, report
+from benchmarks import audit_writes, indicators, mcp_calls, pretrade, quote_ingest, replay, report
 from benchmarks.environment import REPO_ROOT, describe_machine
 from benchmarks.harness import Progress, RowResult, timer_overhead_ns
 
 COMMAND = "uv run --group bench python -m benchmarks"
 MARKDOWN = REPO_ROOT / "BENCHMARKS.md"
 RESULTS = REPO_ROOT / "benchmarks" / "results.json"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row to run: its key (for ``--only``), its title and its function."""
+
+    key: str
+    title: str
+    run: Callable[[Progress], RowResult]
+
+
+def _module_row(module: ModuleType) -> Row:
+    """A module that is one row (``KEY``, ``TITLE``, ``run``)."""
+    return Row(module.KEY, module.TITLE, module.run)
+
+
 # Quick rows first, the whole-replay row (the longest) last.
-ROWS: tuple[ModuleType, ...] = (pretrade, audit_writes, quote_ingest, indicators, replay)
+ROWS: tuple[Row, ...] = (
+    _module_row(pretrade),
+    *(Row(entry.key, entry.title, entry.run) for entry in mcp_calls.ROWS),
+    *map(_module_row, (audit_writes, quote_ingest, indicators, replay)),
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,19 +47,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=[row.KEY for row in ROWS],
+        choices=[row.key for row in ROWS],
         help="run only this row (repeatable); the report files are then left untouched",
     )
     parser.add_argument("--no-write", action="store_true", help="print only, write no files")
     args = parser.parse_args(argv)
-    selected = [row for row in ROWS if not args.only or row.KEY in args.only]
+    selected = [row for row in ROWS if not args.only or row.key in args.only]
 
     machine = describe_machine()
     overhead = timer_overhead_ns()
     print(f"benchmarks on {machine.cpu_model} ({machine.cores} cores), {machine.python}")
     started = time.perf_counter()
     results = [
-        _run_row(index, len(selected), row.KEY, row.TITLE, row.run)
+        _run_row(index, len(selected), row.key, row.title, row.run)
         for index, row in enumerate(selected, start=1)
     ]
     elapsed = time.perf_counter() - started

@@ -12,21 +12,32 @@ from typing import Any
 from benchmarks.environment import Machine
 from benchmarks.harness import Measurement, RowResult, is_poor
 
-NOT_MEASURED = (
-    ("mcp_in_memory", "MCP tool call (`get_quote`), in-memory"),
-    ("mcp_stdio", "MCP tool call (`get_quote`), stdio"),
-    ("mcp_http", "MCP tool call (`get_quote`), streamable HTTP"),
+TABLE_ORDER = (
+    "pretrade",
+    "mcp_in_memory",
+    "mcp_stdio",
+    "mcp_http",
+    "audit_writes",
+    "quote_ingest",
+    "replay",
+    "indicators",
 )
-NOT_MEASURED_REASON = "not measured yet: MCP servers are issue 4"
-MCP_KEYS = tuple(key for key, _ in NOT_MEASURED)
-TABLE_ORDER = ("pretrade", *MCP_KEYS, "audit_writes", "quote_ingest", "replay", "indicators")
 """The issue's order of rows."""
 
 
+def latency_scale(row: RowResult) -> tuple[float, str]:
+    """Seconds to the row's latency unit: ms when its unit says so (``ms per call``), else µs."""
+    return (1e3, "ms") if row.unit.startswith("ms") else (1e6, "µs")
+
+
 def figure(row: RowResult, side: Measurement) -> str:
-    """The cell for one side: p50/p99 in µs for latencies, the median rate for throughputs."""
+    """The cell for one side: p50/p99 (µs or ms) for latencies, the median rate for throughputs."""
     if row.kind == "latency":
-        return f"p50 {side.summary.p50 * 1e6:.1f} µs · p99 {side.summary.p99 * 1e6:.1f} µs"
+        scale, unit = latency_scale(row)
+        return (
+            f"p50 {side.summary.p50 * scale:,.1f} {unit} · "
+            f"p99 {side.summary.p99 * scale:,.1f} {unit}"
+        )
     return f"{_rate(side.units_per_second)} {row.unit}"
 
 
@@ -82,23 +93,12 @@ def render_markdown(
         "| path | our figure | baseline | ratio | n | warm-up | outliers |",
         "|---|---|---|---|---|---|---|",
     ]
-    titles = dict(NOT_MEASURED)
-    for key in TABLE_ORDER:
-        if key in titles:
-            lines.append(f"| {titles[key]} | {NOT_MEASURED_REASON} | | | | | |")
-        elif key in by_key:
-            lines.append(_table_line(by_key[key]))
+    lines += [_table_line(by_key[key]) for key in TABLE_ORDER if key in by_key]
     lines += ["", "## Notes per row", ""]
     for key in TABLE_ORDER:
         if key in by_key:
             lines += _notes(by_key[key])
-    lines += [
-        "### MCP tool call (`get_quote`): in-memory, stdio, streamable HTTP",
-        "",
-        f"{_sentence(NOT_MEASURED_REASON)}. These rows will time `get_quote` against a bare "
-        "fastmcp tool that returns a constant, over the same transport.",
-    ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _table_line(row: RowResult) -> str:
@@ -118,7 +118,7 @@ def _notes(row: RowResult) -> list[str]:
         return [*lines, f"{_sentence(row.status)}: {row.reason}", ""]
     for name, side in (("ours", row.ours), ("baseline", row.baseline)):
         s = side.summary
-        scale, unit = (1e6, "µs") if row.kind == "latency" else (1e3, "ms")
+        scale, unit = latency_scale(row) if row.kind == "latency" else (1e3, "ms")
         lines.append(
             f"- {name}: `{side.label}`: per {row.sample} p50 {s.p50 * scale:,.2f} {unit}, "
             f"p99 {s.p99 * scale:,.2f}, mean {s.mean * scale:,.2f}, min {s.minimum * scale:,.2f}, "
@@ -141,10 +141,6 @@ def results_document(
         "timer_overhead_ns": timer_overhead_ns,
         "elapsed_seconds": elapsed_seconds,
         "rows": [_row_document(row) for row in rows],
-        "not_measured": [
-            {"key": key, "path": title, "status": "not measured yet", "reason": NOT_MEASURED_REASON}
-            for key, title in NOT_MEASURED
-        ],
     }
 
 

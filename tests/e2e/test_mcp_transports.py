@@ -31,6 +31,7 @@ import pytest
 from fastmcp import Client
 from fastmcp.client.auth import BearerAuth
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
+from mcp.shared.exceptions import MCPError
 
 from .conftest import REPO
 
@@ -517,3 +518,49 @@ async def test_the_autonomous_principal_cannot_approve_its_own_loosening(
     assert _text(result).startswith("HUMAN_APPROVAL_REQUIRED:"), _text(result)
     assert asked == []
     assert {i["key"]: i["effective"] for i in limits}[key] == 150
+
+
+async def test_each_principal_is_rate_limited(suite_bin: Path, tmp_path: Path) -> None:
+    tokens = {"assistant": secrets.token_urlsafe(32), "other": secrets.token_urlsafe(32)}
+    env = _env(
+        tmp_path,
+        TRADING_MCP__REQUESTS_PER_SECOND="0.5",
+        TRADING_MCP__BURST="4",
+        **{f"TRADING_MCP__TOKENS__{name.upper()}": t for name, t in tokens.items()},
+    )
+    port = _free_port()
+    log = tmp_path / "server.log"
+    process = _spawn_http(suite_bin, tmp_path, env, port, log)
+    try:
+        _wait_listening(process, port, log)
+        server = HttpServer(port=port, tokens=tokens, log=log)
+        answered, refused = 0, []
+        async with _http_client(server, "assistant", "auto") as client:
+            for _ in range(8):
+                try:
+                    await client.call_tool("get_quote", {"symbol": "BTC/USD"})
+                    answered += 1
+                except MCPError as exc:  # refused as a protocol error, before any tool runs
+                    refused.append(str(exc))
+        async with _http_client(server, "other", "auto") as other:
+            fresh = await other.call_tool("get_quote", {"symbol": "BTC/USD"})
+    finally:
+        _stop(process)
+    assert refused, "eight calls in a burst of four at 0.5/s: some must be refused"
+    assert all("Rate limit exceeded for client: assistant" in text for text in refused), refused
+    assert 1 <= answered < 8
+    assert fresh.structured_content is not None  # the bucket is per principal
+
+
+def _spawn_http(
+    suite_bin: Path, root: Path, env: dict[str, str], port: int, log: Path
+) -> subprocess.Popen[bytes]:
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            [str(suite_bin), "--transport", "http", "--port", str(port)],
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
