@@ -51,9 +51,19 @@ class PaperSettings(_Section):
 
 
 class AgentSettings(_Section):
+    """The agent the orchestrator runs: one by ``name``, or a committee of several."""
+
     name: str = "ma_cross"
     order_fraction: Decimal = Field(default=Decimal("0.02"), gt=0, le=Decimal("0.05"))
     parameters: dict[str, int | float | str] = Field(default_factory=dict)
+    committee: list[str] = Field(default_factory=list)
+    """Agents combined by regime (e.g. trend_hunter, mean_reversion); empty: ``name`` alone."""
+    weights: dict[str, float] = Field(default_factory=dict)
+    """Committee weight per agent (default 1)."""
+    member_parameters: dict[str, dict[str, int | float | str]] = Field(default_factory=dict)
+    """Constructor parameters per committee member."""
+    entry_threshold: float = Field(default=0.5, gt=0, le=1)
+    exit_threshold: float = Field(default=-0.5, ge=-1, lt=0)
 
 
 class SyntheticSettings(_Section):

@@ -34,10 +34,13 @@ from trading_core.execution.trading_state import TradingStateService
 from trading_core.instruments import InstrumentRegistry
 from trading_core.marketdata.indicators import IncrementalIndicators
 from trading_core.marketdata.quotes import quote_around
+from trading_core.marketdata.regime import LOOKBACK_BARS as REGIME_LOOKBACK
+from trading_core.marketdata.regime import MIN_BARS as REGIME_MIN_BARS
+from trading_core.marketdata.regime import classify_regime
 from trading_core.orchestrator.quoting import marketable_limit
-from trading_core.orchestrator.rules import Verdict, decide
+from trading_core.orchestrator.rules import ENTRY_THRESHOLD, EXIT_THRESHOLD, Verdict, decide
 from trading_core.portfolio.ledger import PortfolioLedger
-from trading_core.ports.agent import Agent, AgentContext
+from trading_core.ports.agent import Agent, AgentContext, FilterVerdict
 from trading_core.ports.bus import Bus
 from trading_core.ports.clock import Clock
 from trading_core.ports.metrics import MetricsSink
@@ -55,13 +58,26 @@ class PipelineConfig:
     order_fraction: Decimal
     spread_bps: Decimal
     source_name: str
+    entry_threshold: float = ENTRY_THRESHOLD
+    exit_threshold: float = EXIT_THRESHOLD
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """An entry or exit decided at a close, to be sized and sent at the next open."""
+
+    verdict: Verdict
+    signal: Signal | None
+    decided_at: datetime
+    size_multiplier: float = 1.0
 
 
 @dataclass(slots=True)
 class _SymbolState:
     closes: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY_BARS))
+    bars: deque[Bar] = field(default_factory=lambda: deque(maxlen=REGIME_LOOKBACK))
     indicators: IncrementalIndicators = field(default_factory=IncrementalIndicators)
-    pending: tuple[Verdict, Signal | None, datetime] | None = None
+    pending: _Pending | None = None
 
 
 @dataclass(slots=True)
@@ -95,6 +111,7 @@ class Pipeline:
         self._clock = clock
         self._advance = advance_clock
         self._agent = agent
+        self._needs_history = bool(getattr(agent, "needs_history", False))
         self._instruments = instruments
         self._orders = orders
         self._trading_state = state
@@ -157,13 +174,13 @@ class Pipeline:
         """Record actions that never reached a next bar, then flush everything."""
         for symbol, state in self._symbols.items():
             if state.pending is not None:
-                verdict, signal, decided_at = state.pending
+                pending = state.pending
                 state.pending = None
                 self._record(
                     symbol,
-                    verdict,
-                    signal,
-                    decided_at,
+                    pending.verdict,
+                    pending.signal,
+                    pending.decided_at,
                     final_action="not sent: the data ended before the next bar",
                 )
         await self.flush()
@@ -182,10 +199,12 @@ class Pipeline:
         self.stats.fills += len(await self._orders.on_quote(quote))
         if state.pending is None:
             return
-        verdict, signal, decided_at = state.pending
+        pending = state.pending
         state.pending = None
-        outcome = await self._execute(bar.symbol, verdict, quote)
-        self._record_outcome(bar.symbol, verdict, signal, decided_at, outcome)
+        outcome = await self._execute(bar.symbol, pending, quote)
+        self._record_outcome(
+            bar.symbol, pending.verdict, pending.signal, pending.decided_at, outcome
+        )
         if not isinstance(outcome, str) and outcome.order is not None:
             await self.flush()  # an order was created: its decision is durable at once
 
@@ -201,8 +220,20 @@ class Pipeline:
         state.closes.append(float(bar.close))
         indicators = state.indicators.update(float(bar.high), float(bar.low), float(bar.close))
         position = self._ledger.portfolio.position(bar.symbol).quantity
+        regime: str | None = None
+        history: tuple[Bar, ...] = ()
+        if self._needs_history:
+            state.bars.append(bar)
+            history = tuple(state.bars)
+            if len(history) >= REGIME_MIN_BARS:
+                regime = str(classify_regime(history).regime)
         context = AgentContext(
-            bar=bar, closes=tuple(state.closes), indicators=indicators, position_quantity=position
+            bar=bar,
+            closes=tuple(state.closes),
+            indicators=indicators,
+            position_quantity=position,
+            bars=history,
+            regime=regime,
         )
         signal = self._agent.evaluate(context)
         verdict = decide(
@@ -210,22 +241,49 @@ class Pipeline:
             position_quantity=position,
             bars_seen=len(state.closes),
             warmup_bars=self._agent.warmup_bars,
+            entry_threshold=self._config.entry_threshold,
+            exit_threshold=self._config.exit_threshold,
         )
         if signal is not None and signal.score != 0:
             await self._bus.publish("signals", signal.model_dump(mode="json"))
+        multiplier = 1.0
+        if verdict.decision_type is DecisionType.ENTRY and signal is not None:
+            verdict, multiplier = self._filtered(verdict, signal, context)
         if verdict.decision_type in (DecisionType.ENTRY, DecisionType.EXIT):
-            state.pending = (verdict, signal, bar.close_time)
+            state.pending = _Pending(verdict, signal, bar.close_time, multiplier)
         else:
             self._record(bar.symbol, verdict, signal, bar.close_time, final_action="none")
 
-    async def _execute(self, symbol: str, verdict: Verdict, quote: Quote) -> OrderOutcome | str:
+    def _filtered(
+        self, verdict: Verdict, signal: Signal, context: AgentContext
+    ) -> tuple[Verdict, float]:
+        """The agents' trade filters on an entry: shrink its size, or veto it (a skip)."""
+        trade_filter = getattr(self._agent, "trade_filter", None)
+        if trade_filter is None:
+            return verdict, 1.0
+        said: FilterVerdict = trade_filter(signal, context)
+        if said.size_multiplier <= 0:
+            return Verdict(
+                DecisionType.SKIP, f"skip: vetoed by {said.reason}; {verdict.reasoning}"
+            ), 0.0
+        if said.size_multiplier < 1:
+            shrunk = f"{verdict.reasoning}; size x{said.size_multiplier:g} ({said.reason})"
+            return Verdict(verdict.decision_type, shrunk), said.size_multiplier
+        return verdict, 1.0
+
+    async def _execute(self, symbol: str, pending: _Pending, quote: Quote) -> OrderOutcome | str:
+        verdict = pending.verdict
         instrument = self._instruments.get(symbol)
         portfolio = self._ledger.portfolio
         buy = verdict.decision_type is DecisionType.ENTRY
         for order in self._orders.open_orders(symbol):
             await self._orders.cancel(order.order_id)
         if buy:
-            budget = portfolio.equity * self._config.order_fraction
+            budget = (
+                portfolio.equity
+                * self._config.order_fraction
+                * Decimal(repr(min(1.0, pending.size_multiplier)))
+            )
             quantity = round_down(budget / quote.ask, instrument.lot_size)
         else:
             quantity = round_down(portfolio.position(symbol).quantity, instrument.lot_size)

@@ -23,6 +23,8 @@ def decide(
     position_quantity: Decimal,
     bars_seen: int,
     warmup_bars: int,
+    entry_threshold: float = ENTRY_THRESHOLD,
+    exit_threshold: float = EXIT_THRESHOLD,
 ) -> Verdict:
     """Long-only rule set: enter on a strong buy signal when flat, exit on a strong sell."""
     if signal is None:
@@ -31,10 +33,10 @@ def decide(
         )
     holding = position_quantity > 0
     detail = f"{signal.agent} score {signal.score:+.2f} ({signal.reason})"
-    if not holding and signal.score >= ENTRY_THRESHOLD:
-        return Verdict(DecisionType.ENTRY, f"entry: {detail} >= entry {ENTRY_THRESHOLD}")
-    if holding and signal.score <= EXIT_THRESHOLD:
-        return Verdict(DecisionType.EXIT, f"exit: {detail} <= exit {EXIT_THRESHOLD}")
+    if not holding and signal.score >= entry_threshold:
+        return Verdict(DecisionType.ENTRY, f"entry: {detail} >= entry {entry_threshold}")
+    if holding and signal.score <= exit_threshold:
+        return Verdict(DecisionType.EXIT, f"exit: {detail} <= exit {exit_threshold}")
     if holding:
         return Verdict(DecisionType.HOLD, f"hold {position_quantity}: {detail}")
-    return Verdict(DecisionType.SKIP, f"skip: flat; {detail} below entry {ENTRY_THRESHOLD}")
+    return Verdict(DecisionType.SKIP, f"skip: flat; {detail} below entry {entry_threshold}")

@@ -26,6 +26,21 @@ class AgentContext:
     closes: Sequence[float]
     indicators: Mapping[str, float | None]
     position_quantity: Decimal
+    bars: Sequence[Bar] = ()
+    """Recent bars of the symbol, oldest first, ending with ``bar`` (may be shorter than
+    ``closes``: it holds what the orchestrator keeps for the regime and the alphas)."""
+    regime: str | None = None
+    """The market regime of this bar (``trading_core.marketdata.regime.MarketRegime`` value),
+    None when too little history has been seen to classify it."""
+
+
+@dataclass(frozen=True, slots=True)
+class FilterVerdict:
+    """A trade filter's say on an entry: let it through, shrink it, or veto it."""
+
+    size_multiplier: float = 1.0
+    """1.0 lets the size through, 0.5 halves it, 0.0 vetoes the entry."""
+    reason: str = ""
 
 
 class Agent(Protocol):
@@ -38,6 +53,29 @@ class Agent(Protocol):
 
     def evaluate(self, context: AgentContext) -> Signal | None:
         """The agent's signal for this bar, or None while it has no view (warming up)."""
+        ...
+
+
+class TradingAgent(Agent, Protocol):
+    """An agent of the committee: active in some regimes, built from weighted alphas.
+
+    ``evaluate`` returns the agent's signal (score in [-1, 1] from its weighted alphas) or None
+    while it has no view; an agent that waits for a model (sentiment) returns None rather than a
+    made-up signal. ``trade_filter`` may shrink or veto an entry the committee wants to take.
+    """
+
+    @property
+    def target_regimes(self) -> frozenset[str]:
+        """The regimes (``MarketRegime`` values) in which this agent's signal counts."""
+        ...
+
+    @property
+    def alpha_weights(self) -> Mapping[str, float]:
+        """Alpha name -> weight; the agent's score is sum(alpha_i * w_i) / sum(|w_i|)."""
+        ...
+
+    def trade_filter(self, signal: Signal, context: AgentContext) -> FilterVerdict:
+        """Its say on an entry with the committee's ``signal`` (1.0: no objection)."""
         ...
 
 
