@@ -226,4 +226,20 @@ def build_portfolio_server(runtime: Runtime) -> FastMCP[Any]:
             decisions = await app.store.list_decisions(symbol=symbol, since=since)
             return DecisionsResult(decisions=decisions[-limit:])
 
+    @mcp.resource("portfolio://summary", mime_type="application/json")
+    async def summary_resource() -> str:
+        """The portfolio summary (equity, cash, exposure, P&L, drawdown) as JSON."""
+        return (await get_portfolio_summary()).model_dump_json()
+
+    @mcp.prompt
+    def daily_briefing() -> str:
+        """A briefing on the account: positions, risk, state, approvals waiting."""
+        return (
+            "Give me today's trading briefing. Call get_portfolio_summary, get_positions, "
+            "get_risk_metrics, get_trading_state and list_approvals (status pending). Report "
+            "equity and today's P&L, the largest positions and their unrealized P&L, VaR and "
+            "drawdown against the limits from get_risk_limits, whether trading is ACTIVE, and "
+            "every approval waiting for me with its expiry. Do not place or approve anything."
+        )
+
     return mcp
