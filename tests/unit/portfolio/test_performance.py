@@ -511,8 +511,13 @@ def test_round_trip_pnl_of_a_flat_book_adds_up_to_the_cash_it_made(
 
     trips = round_trips(fills)
 
-    assert sum((t.pnl for t in trips), start=Decimal(0)) == book.cash - Decimal(100_000)
-    assert sum((t.commission for t in trips), start=Decimal(0)) == book.commissions
+    # Commission shares of split lots are rounded (10 places past the commission's own), so the
+    # sums may differ from the ledger by a few units in that last place, never more.
+    tolerance = Decimal("1e-9") * len(fills)
+    pnl = sum((t.pnl for t in trips), start=Decimal(0))
+    assert abs(pnl - (book.cash - Decimal(100_000))) <= tolerance
+    paid = sum((t.commission for t in trips), start=Decimal(0))
+    assert abs(paid - book.commissions) <= tolerance
     closed = sum(t.quantity for t in trips)
     assert closed == sum(f.quantity for f in fills) / 2  # every unit opened is closed once
     assert all(t.entry_time <= t.exit_time for t in trips)

@@ -14,6 +14,7 @@ from trading_core.domain.errors import ConfigurationError
 from trading_core.domain.instrument import AssetClass
 from trading_core.domain.order import OrderType, TimeInForce
 from trading_core.risk import limits
+from trading_core.risk.breaker_config import BreakerLimits
 from trading_core.risk.risk_config import (
     RiskLimits,
     describe_limits,
@@ -23,7 +24,7 @@ from trading_core.risk.risk_config import (
 
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = ROOT / "config" / "risk_limits.toml"
-LIMIT_KEYS = set(RiskLimits.model_fields) - {"configured_keys"}
+LIMIT_KEYS = set(RiskLimits.model_fields) - {"configured_keys", "breakers"}
 
 
 def test_no_configuration_means_every_hard_cap() -> None:
@@ -139,12 +140,18 @@ def test_the_shipped_file_as_is_means_the_hard_caps() -> None:
 def test_every_example_in_the_shipped_file_is_a_valid_tightening() -> None:
     text = SHIPPED.read_text(encoding="utf-8")
     example = "\n".join(
-        line.removeprefix("# ") for line in text.splitlines() if re.match(r"# [a-z_]+ = ", line)
+        line.removeprefix("# ")
+        for line in text.splitlines()
+        if re.match(r"# (\[breakers\]$|[a-z0-9_]+ = )", line)
     )
     effective = load_risk_limits_toml(example)
-    assert len(effective.configured_keys) == len(LIMIT_KEYS)
+    assert effective.configured_keys == {*LIMIT_KEYS, "breakers"}
     assert effective.max_order_notional_pct == Decimal(2)
     assert OrderType.MARKET not in effective.allowed_order_types
+    breakers = effective.breakers
+    assert breakers.configured_keys == set(BreakerLimits.model_fields) - {"configured_keys"}
+    assert breakers.drawdown_kill_pct < limits.DRAWDOWN_KILL_PCT
+    assert breakers.kill_latch_hours > limits.KILL_LATCH_HOURS
 
 
 def test_a_file_that_is_not_toml_is_refused() -> None:

@@ -4,6 +4,8 @@ The rules live in the pure ``risk.states`` and ``risk.breakers`` modules; this s
 their outcomes: it writes the record to the store (the truth), each event to
 ``audit.system_events``, publishes an alert on the ``alerts`` channel, and sets the
 ``trading_state`` gauge. A failed alert never undoes a state change: the database is the truth.
+The breakers run on the effective thresholds given at construction (``RiskLimits.breakers``, the
+hard values by default); they also set the kill-switch latch.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from trading_core.ports.bus import SESSION_STATE_KEY, Bus
 from trading_core.ports.clock import Clock
 from trading_core.ports.store import Store
 from trading_core.risk import breakers, states
+from trading_core.risk.breaker_config import BreakerLimits
 from trading_core.risk.states import Outcome, StateRecord
 
 STATE_KEY: Final = "trading_state"
@@ -40,8 +43,10 @@ class TradingStateService:
         clock: Clock,
         gauge: StateGauge | None = None,
         key: str = STATE_KEY,
+        breaker_limits: BreakerLimits | None = None,
     ) -> None:
         self._key = key
+        self._breakers = breakers.HARD_THRESHOLDS if breaker_limits is None else breaker_limits
         self._record = record
         self._store = store
         self._bus = bus
@@ -58,21 +63,36 @@ class TradingStateService:
         clock: Clock,
         gauge: StateGauge | None = None,
         key: str = STATE_KEY,
+        breaker_limits: BreakerLimits | None = None,
     ) -> TradingStateService:
         """Restore the persisted state (a corrupt record restores as HALTED, never ACTIVE).
 
         ``key`` names the account's state: the shared one by default; a replay uses its own so
-        a simulation never trips (or is blocked by) the live kill switch.
+        a simulation never trips (or is blocked by) the live kill switch. ``breaker_limits`` are
+        the effective breaker thresholds (``RiskLimits.breakers``); None means the hard values.
         """
         stored = await store.get_state(key)
         record, events = states.restore(stored, now=clock.now())
-        service = cls(record, store=store, bus=bus, clock=clock, gauge=gauge, key=key)
+        service = cls(
+            record,
+            store=store,
+            bus=bus,
+            clock=clock,
+            gauge=gauge,
+            key=key,
+            breaker_limits=breaker_limits,
+        )
         await service._commit((record, events), force=stored is None)
         return service
 
     @property
     def record(self) -> StateRecord:
         return self._record
+
+    @property
+    def breaker_limits(self) -> BreakerLimits:
+        """The thresholds the breakers run on (and the kill-switch latch)."""
+        return self._breakers
 
     @property
     def state(self) -> TradingState:
@@ -115,7 +135,9 @@ class TradingStateService:
         now = self._clock.now()
         expired = states.expire(self._record, now)
         await self._commit(expired)
-        await self._commit(breakers.evaluate_safely(compute, self._record, now))
+        await self._commit(
+            breakers.evaluate_safely(compute, self._record, now, thresholds=self._breakers)
+        )
 
     async def pause(self, *, reason: str, minutes: int, by: str) -> StateRecord:
         await self._commit(
@@ -137,7 +159,13 @@ class TradingStateService:
     async def activate_kill_switch(self, *, reason: str, by: str) -> StateRecord:
         """Latch KILLED first (so nothing new leaves), then cancel open orders."""
         await self._commit(
-            states.activate_kill_switch(self._record, reason=reason, now=self._clock.now(), by=by)
+            states.activate_kill_switch(
+                self._record,
+                reason=reason,
+                now=self._clock.now(),
+                by=by,
+                latch=self._breakers.kill_latch,
+            )
         )
         for callback in self._on_kill:
             await callback()

@@ -4,13 +4,16 @@ Inputs are percentages as Decimals: ``daily_pnl_pct`` is signed P&L since start-
 (``-3`` is a 3 % loss); ``drawdown_pct`` is the distance below the high-water mark, marked to
 market, as a non-negative number (``5`` is 5 % below the peak).
 
+Thresholds are a :class:`BreakerLimits` (``thresholds``): the hard values of ``limits`` quoted
+below, unless configuration tightened them (``[breakers]`` in ``risk_limits.toml``; never looser).
+
 - Daily loss: -2 % emits a warning once per session; -3 % is critical and sets REDUCING until the
   session ends. The session end is the ``session_end`` argument at the first evaluation of a
   session, by default the next 00:00 UTC (a 24/7 crypto day); equity callers pass the close.
-- Drawdown: 5 % pauses 1 h, 10 % pauses 4 h, 15 % fires the kill switch (24 h latch, a person
-  lifts it). A higher tier replaces a lower one, never the reverse. A tripped tier re-arms only
-  once the drawdown is below its threshold minus ``REARM_BAND_PCT``, so a value flapping around a
-  threshold trips once.
+- Drawdown: 5 % pauses 1 h, 10 % pauses 4 h, 15 % fires the kill switch (a latch of at least
+  24 h; a person lifts it). A higher tier replaces a lower one, never the reverse. A tripped tier
+  re-arms only once the drawdown is below its threshold minus ``REARM_BAND_PCT``, so a value
+  flapping around a threshold trips once.
 - Fail closed: a missing, NaN, infinite or negative input, or any exception inside the metric or
   breaker code (``evaluate_safely``), sets REDUCING with a critical event. That REDUCING has no
   end: a person resumes after checking the metrics. REDUCING, not HALTED, so positions can still be
@@ -25,6 +28,8 @@ from decimal import Decimal
 from typing import Final, TypeGuard
 
 from trading_core.domain.state import Severity, SystemEvent
+from trading_core.risk import limits
+from trading_core.risk.breaker_config import BreakerLimits
 from trading_core.risk.states import (
     DailyLossLevel,
     DrawdownTier,
@@ -36,18 +41,20 @@ from trading_core.risk.states import (
     reduce,
 )
 
-DAILY_LOSS_WARNING_PCT: Final = Decimal("-2")
-DAILY_LOSS_CRITICAL_PCT: Final = Decimal("-3")
+HARD_THRESHOLDS: Final = BreakerLimits()
+"""The hard values of ``limits``: what the breakers use when nothing tightened them."""
+_TIERS: Final = (DrawdownTier.PAUSE_1H, DrawdownTier.PAUSE_4H, DrawdownTier.KILL)
+
+# The hard values by name, as before they moved to ``limits`` (the one module of hard values).
+DAILY_LOSS_WARNING_PCT: Final = limits.DAILY_LOSS_WARNING_PCT
+DAILY_LOSS_CRITICAL_PCT: Final = limits.DAILY_LOSS_CRITICAL_PCT
 DRAWDOWN_THRESHOLD_PCT: Final[dict[DrawdownTier, Decimal]] = {
-    DrawdownTier.PAUSE_1H: Decimal("5"),
-    DrawdownTier.PAUSE_4H: Decimal("10"),
-    DrawdownTier.KILL: Decimal("15"),
+    tier: HARD_THRESHOLDS.drawdown_pct(tier) for tier in _TIERS
 }
 DRAWDOWN_PAUSE_MINUTES: Final[dict[DrawdownTier, int]] = {
-    DrawdownTier.PAUSE_1H: 60,
-    DrawdownTier.PAUSE_4H: 240,
+    tier: HARD_THRESHOLDS.pause_minutes(tier) for tier in _TIERS[:2]
 }
-REARM_BAND_PCT: Final = Decimal("1")
+REARM_BAND_PCT: Final = limits.REARM_BAND_PCT
 """A tripped drawdown tier re-arms below its threshold minus this many percentage points."""
 
 BREAKER: Final = "risk.breakers"
@@ -73,21 +80,22 @@ def evaluate_breakers(
     drawdown_pct: Decimal | None,
     now: datetime,
     session_end: datetime | None = None,
+    thresholds: BreakerLimits = HARD_THRESHOLDS,
 ) -> Outcome:
     """Expire what has ended, then trip whatever the metrics call for; fail closed on bad input.
 
     A valid metric is still applied when the other one is invalid: failing closed never prevents
-    a stricter trip.
+    a stricter trip. ``thresholds`` are the effective (possibly tightened) breaker values.
     """
     record, events = expire(record, now)
     problems: list[str] = []
     if _usable(daily_pnl_pct):
-        record, more = _apply_daily(record, daily_pnl_pct, now, session_end)
+        record, more = _apply_daily(record, daily_pnl_pct, now, session_end, thresholds)
         events += more
     else:
         problems.append(f"daily P&L unusable: {daily_pnl_pct!r}")
     if _usable(drawdown_pct) and drawdown_pct >= 0:
-        record, more = _apply_drawdown(record, drawdown_pct, now)
+        record, more = _apply_drawdown(record, drawdown_pct, now, thresholds)
         events += more
     else:
         problems.append(f"drawdown unusable: {drawdown_pct!r}")
@@ -103,6 +111,7 @@ def evaluate_safely(
     now: datetime,
     *,
     session_end: datetime | None = None,
+    thresholds: BreakerLimits = HARD_THRESHOLDS,
 ) -> Outcome:
     """Compute ``(daily_pnl_pct, drawdown_pct)`` and evaluate; any exception fails closed."""
     try:
@@ -113,6 +122,7 @@ def evaluate_safely(
             drawdown_pct=drawdown_pct,
             now=now,
             session_end=session_end,
+            thresholds=thresholds,
         )
     # The one deliberate broad catch: whatever broke (a bug, a missing price, a division by zero),
     # the breakers could not run, and "log it and keep trading" is the failure this guards
@@ -128,47 +138,57 @@ def fail_closed(record: StateRecord, *, reason: str, now: datetime) -> Outcome:
     return new, [alarm, *events]
 
 
-def drawdown_tier(drawdown_pct: Decimal) -> DrawdownTier:
+def drawdown_tier(
+    drawdown_pct: Decimal, thresholds: BreakerLimits = HARD_THRESHOLDS
+) -> DrawdownTier:
     """The highest tier whose threshold ``drawdown_pct`` reaches."""
-    reached = [t for t, threshold in DRAWDOWN_THRESHOLD_PCT.items() if drawdown_pct >= threshold]
+    reached = [t for t in _TIERS if drawdown_pct >= thresholds.drawdown_pct(t)]
     return max(reached, default=DrawdownTier.NONE)
 
 
-def _apply_drawdown(record: StateRecord, drawdown_pct: Decimal, now: datetime) -> Outcome:
+def _apply_drawdown(
+    record: StateRecord, drawdown_pct: Decimal, now: datetime, thresholds: BreakerLimits
+) -> Outcome:
     latched = record.breaker_tier
     while (
         latched is not DrawdownTier.NONE
-        and drawdown_pct < DRAWDOWN_THRESHOLD_PCT[latched] - REARM_BAND_PCT
+        and drawdown_pct < thresholds.drawdown_pct(latched) - REARM_BAND_PCT
     ):
         latched = DrawdownTier(latched - 1)
-    reached = drawdown_tier(drawdown_pct)
+    reached = drawdown_tier(drawdown_pct, thresholds)
     if reached <= latched:
         return _with_tier(record, latched), []
     record = _with_tier(record, reached)
-    threshold = DRAWDOWN_THRESHOLD_PCT[reached]
+    threshold = thresholds.drawdown_pct(reached)
     reason = f"drawdown {drawdown_pct}% reached the {threshold}% breaker"
     severity = Severity.CRITICAL if reached is DrawdownTier.KILL else Severity.WARNING
     trip = _event(
         now, "drawdown", severity, reason, tier=reached.name, drawdown_pct=str(drawdown_pct)
     )
     if reached is DrawdownTier.KILL:
-        record, events = activate_kill_switch(record, reason=reason, now=now, by=BREAKER)
+        record, events = activate_kill_switch(
+            record, reason=reason, now=now, by=BREAKER, latch=thresholds.kill_latch
+        )
     else:
-        minutes = DRAWDOWN_PAUSE_MINUTES[reached]
+        minutes = thresholds.pause_minutes(reached)
         record, events = pause(record, reason=reason, minutes=minutes, now=now, by=BREAKER)
     return record, [trip, *events]
 
 
 def _apply_daily(
-    record: StateRecord, daily_pnl_pct: Decimal, now: datetime, session_end: datetime | None
+    record: StateRecord,
+    daily_pnl_pct: Decimal,
+    now: datetime,
+    session_end: datetime | None,
+    thresholds: BreakerLimits,
 ) -> Outcome:
     if record.session_end is None:
         end = session_end if session_end is not None else next_utc_midnight(now)
         record = record.model_validate(record.model_dump() | {"session_end": end})
     level = DailyLossLevel.NORMAL
-    if daily_pnl_pct <= DAILY_LOSS_CRITICAL_PCT:
+    if daily_pnl_pct <= thresholds.daily_loss_critical_pct:
         level = DailyLossLevel.CRITICAL
-    elif daily_pnl_pct <= DAILY_LOSS_WARNING_PCT:
+    elif daily_pnl_pct <= thresholds.daily_loss_warning_pct:
         level = DailyLossLevel.WARNING
     if _DAILY_RANK[level] <= _DAILY_RANK[record.daily_level]:
         return record, []  # levels only escalate within a session

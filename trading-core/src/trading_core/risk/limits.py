@@ -1,8 +1,9 @@
-"""Hard caps of the pre-trade controls, as constants in code.
+"""Hard caps of the pre-trade controls and hard values of the circuit breakers, as constants.
 
 Configuration (``risk_config.load_risk_limits``) may only tighten them: a configured value beyond
 its cap is refused at start-up. Percentages are of account equity. Window lengths are fixed here:
-a shorter window would loosen a control, so they are not configurable.
+a shorter window would loosen a control, so they are not configurable. For the breakers, tighter
+means a less negative daily-loss threshold, a smaller drawdown tier, a longer pause or latch.
 """
 
 from __future__ import annotations
@@ -79,3 +80,39 @@ MAX_OPEN_ORDERS_PER_SYMBOL: Final = 3
 
 MAX_DAILY_ORDERS: Final = 200
 """Orders sent per UTC day."""
+
+# --- portfolio circuit breakers (``risk.breakers``) -------------------------------------------
+
+DAILY_LOSS_WARNING_PCT: Final = Decimal("-2")
+"""Signed P&L from start-of-day equity at which a warning is raised (once per session)."""
+
+DAILY_LOSS_CRITICAL_PCT: Final = Decimal("-3")
+"""Signed P&L from start-of-day equity at which trading is REDUCING for the rest of the session."""
+
+DRAWDOWN_PAUSE_1H_PCT: Final = Decimal("5")
+"""Drawdown from the high-water mark (marked to market) of the first tier: a pause."""
+
+DRAWDOWN_PAUSE_4H_PCT: Final = Decimal("10")
+"""Drawdown of the second tier: a longer pause."""
+
+DRAWDOWN_KILL_PCT: Final = Decimal("15")
+"""Drawdown of the last tier: the kill switch."""
+
+PAUSE_1H_MINUTES: Final = 60
+"""How long the first drawdown tier pauses trading (at least)."""
+
+PAUSE_4H_MINUTES: Final = 240
+"""How long the second drawdown tier pauses trading (at least)."""
+
+KILL_LATCH_HOURS: Final = 24
+"""Shortest time the kill switch stays latched before a person may reset it without override."""
+
+REARM_BAND_PCT: Final = Decimal("1")
+"""Hysteresis: a tripped drawdown tier re-arms below its threshold minus this many points.
+Not configurable; a configured drawdown tier must stay above it, or it could never re-arm."""
+
+MAX_PAUSE_MINUTES: Final = 7 * 24 * 60
+"""Longest pause a breaker may be configured to (a week); for longer, halt or kill."""
+
+MAX_KILL_LATCH_HOURS: Final = 30 * 24
+"""Longest kill-switch latch that may be configured (30 days); a person may always override."""

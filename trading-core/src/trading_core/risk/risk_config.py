@@ -3,6 +3,10 @@
 Configuration may only tighten: ``effective = min(hard cap, configured)``, a configured value beyond
 its cap is refused with a :class:`ConfigurationError` naming key, value and cap, unknown keys are
 refused, and a missing key means the hard cap. Parsing only: the caller reads the file or the store.
+
+The circuit breakers are configured the same way under a ``breakers`` table
+(:class:`BreakerLimits`), where tighter is a less negative daily-loss threshold, a smaller drawdown
+tier, a longer pause or latch; a looser value is refused naming ``breakers.<key>``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ from trading_core.domain.errors import ConfigurationError
 from trading_core.domain.instrument import AssetClass
 from trading_core.domain.order import OrderType, TimeInForce
 from trading_core.risk import limits
+from trading_core.risk.breaker_config import (
+    BREAKER_BY_KEY,
+    BREAKER_SPECS,
+    BREAKERS,
+    BreakerLimits,
+    breaker_problem,
+    order_problem,
+)
 
 LimitValue = Decimal | int | tuple[str, ...]
 """A limit as shown to people: a percentage, a count/seconds, or an allow-list."""
@@ -105,8 +117,11 @@ class RiskLimits(Frozen):
     max_daily_orders: int = limits.MAX_DAILY_ORDERS
     allowed_order_types: frozenset[OrderType] = limits.ALLOWED_ORDER_TYPES
     allowed_time_in_force: frozenset[TimeInForce] = limits.ALLOWED_TIME_IN_FORCE
+    breakers: BreakerLimits = BreakerLimits()
+    """The circuit breakers (not pre-trade checks): the ``breakers`` table of the same file."""
     configured_keys: frozenset[str] = frozenset()
-    """Keys that came from configuration (the rest are the hard caps)."""
+    """Keys that came from configuration (the rest are the hard caps); ``breakers`` when the
+    breakers table was given (its own ``configured_keys`` say which of its keys)."""
 
     @model_validator(mode="after")
     def _within_hard_caps(self) -> RiskLimits:
@@ -137,14 +152,23 @@ class LimitInfo(Frozen):
 
 
 def load_risk_limits(mapping: Mapping[str, object]) -> RiskLimits:
-    """Effective limits from configured values; raises :class:`ConfigurationError` when invalid."""
-    unknown = sorted(set(mapping) - set(_BY_KEY))
+    """Effective limits from configured values; raises :class:`ConfigurationError` when invalid.
+
+    ``mapping[BREAKERS]``, when present, is the breakers table (or already-effective
+    :class:`BreakerLimits`, as a reload passes them back) and goes to :func:`load_breaker_limits`.
+    """
+    unknown = sorted(set(mapping) - set(_BY_KEY) - {BREAKERS})
     if unknown:
+        misplaced = sorted(set(unknown) & set(BREAKER_BY_KEY))
+        hint = f" (breaker keys go under a [{BREAKERS}] table: {misplaced})" if misplaced else ""
         raise ConfigurationError(
-            f"unknown risk limit key(s) {unknown}; known keys: {sorted(_BY_KEY)}"
+            f"unknown risk limit key(s) {unknown}; known keys: {sorted([*_BY_KEY, BREAKERS])}{hint}"
         )
     effective: dict[str, object] = {}
     for key, raw in mapping.items():
+        if key == BREAKERS:
+            effective[key] = load_breaker_limits(raw)
+            continue
         spec = _BY_KEY[key]
         value = _coerce(spec, raw)
         problem = _cap_problem(spec, value)
@@ -154,8 +178,49 @@ def load_risk_limits(mapping: Mapping[str, object]) -> RiskLimits:
     return RiskLimits.model_validate({**effective, "configured_keys": frozenset(mapping)})
 
 
+def load_breaker_limits(table: object) -> BreakerLimits:
+    """Effective breakers from a configured table; :class:`ConfigurationError` when invalid.
+
+    Each key may only tighten its hard value (a looser one is refused naming ``breakers.<key>``
+    and the hard value), unknown keys are refused, a missing key means the hard value, and the
+    result must stay ordered (warning above critical, drawdown tiers rising, pauses not shorter
+    for a higher tier).
+    """
+    if isinstance(table, BreakerLimits):
+        return table
+    if not isinstance(table, Mapping):
+        raise ConfigurationError(
+            f"risk limit {BREAKERS}={table!r} must be a table ([{BREAKERS}] in risk_limits.toml)"
+        )
+    unknown = sorted(set(table) - set(BREAKER_BY_KEY))
+    if unknown:
+        raise ConfigurationError(
+            f"unknown breaker key(s) {[f'{BREAKERS}.{key}' for key in unknown]}; "
+            f"known keys: {sorted(BREAKER_BY_KEY)}"
+        )
+    values: dict[str, Decimal | int] = {}
+    for key, raw in table.items():
+        spec = BREAKER_BY_KEY[key]
+        name = f"{BREAKERS}.{key}"
+        number = _to_decimal(name, raw)
+        value: Decimal | int = number
+        if isinstance(spec.hard, int):
+            if number != number.to_integral_value():
+                raise ConfigurationError(f"risk limit {name}={raw!r} must be a whole number")
+            value = int(number)
+        problem = breaker_problem(spec, value)
+        if problem:
+            raise ConfigurationError(f"risk limit {name}={raw} refused: {problem}")
+        values[key] = value
+    defaults = {spec.key: spec.hard for spec in BREAKER_SPECS}
+    problem = order_problem(defaults | values)
+    if problem:
+        raise ConfigurationError(f"risk limits [{BREAKERS}] refused: {problem}")
+    return BreakerLimits.model_validate({**values, "configured_keys": frozenset(values)})
+
+
 def load_risk_limits_toml(text: str) -> RiskLimits:
-    """Parse a ``risk_limits.toml`` document (top-level keys) into effective limits."""
+    """Parse a ``risk_limits.toml`` document (top-level keys, ``[breakers]``) into limits."""
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -179,6 +244,28 @@ def describe_limits(risk_limits: RiskLimits) -> list[LimitInfo]:
             guards=spec.guards,
         )
         for spec in SPECS
+    ]
+
+
+def describe_breakers(risk_limits: RiskLimits) -> list[LimitInfo]:
+    """Every breaker threshold as a :class:`LimitInfo` keyed ``breakers.<key>``.
+
+    ``hard_cap`` is the hard value; ``guards`` says which direction tightens (for pauses and the
+    latch the hard value is the least allowed, for the others the most).
+    """
+    breakers = risk_limits.breakers
+    return [
+        LimitInfo(
+            key=f"{BREAKERS}.{spec.key}",
+            hard_cap=spec.hard,
+            configured=(
+                getattr(breakers, spec.key) if spec.key in breakers.configured_keys else None
+            ),
+            effective=getattr(breakers, spec.key),
+            unit=spec.unit,
+            guards=f"{spec.guards}; only a {spec.tighter} value tightens",
+        )
+        for spec in BREAKER_SPECS
     ]
 
 

@@ -22,9 +22,11 @@ from pydantic import ValidationError, model_validator
 from trading_core.domain.base import Frozen, UtcDatetime
 from trading_core.domain.errors import TradingError
 from trading_core.domain.state import Severity, SystemEvent, TradingState
+from trading_core.risk import limits
 
-KILL_LATCH: Final = timedelta(hours=24)
-"""Minimum time the kill switch stays latched before a person may reset it without an override."""
+KILL_LATCH: Final = timedelta(hours=limits.KILL_LATCH_HOURS)
+"""Minimum time the kill switch stays latched before a person may reset it without an override.
+Configuration may lengthen it (``BreakerLimits.kill_latch``), never shorten it."""
 SYSTEM: Final = "system"
 COMPONENT: Final = "risk.states"
 _UNTIMED: Final = (TradingState.ACTIVE, TradingState.KILLED)
@@ -48,7 +50,7 @@ class KillSwitchEngaged(TradingError):
 
 
 class KillSwitchLatched(TradingError):
-    """A reset inside the 24 h latch without the explicit ``override_latch``."""
+    """A reset inside the kill-switch latch without the explicit ``override_latch``."""
 
     code = "KILL_SWITCH_LATCHED"
 
@@ -194,11 +196,18 @@ def reduce(
     return _derive(record, reducing_floor=floor), [event]
 
 
-def activate_kill_switch(record: StateRecord, *, reason: str, now: datetime, by: str) -> Outcome:
-    """KILLED, latched for at least 24 h. Always allowed; a repeat only extends the latch."""
-    latch = now + KILL_LATCH
+def activate_kill_switch(
+    record: StateRecord,
+    *,
+    reason: str,
+    now: datetime,
+    by: str,
+    latch: timedelta = KILL_LATCH,
+) -> Outcome:
+    """KILLED, latched for ``latch`` (at least 24 h). Always allowed; a repeat only extends it."""
+    latched_until = now + max(latch, KILL_LATCH)  # a shorter latch would loosen: ignored
     if record.kill_latched_until is not None:
-        latch = max(latch, record.kill_latched_until)
+        latched_until = max(latched_until, record.kill_latched_until)
     reason = reason.strip() or "no reason given"  # a kill is never refused, not even for this
     new = _set(
         record,
@@ -207,9 +216,10 @@ def activate_kill_switch(record: StateRecord, *, reason: str, now: datetime, by:
         now=now,
         by=by,
         kill_switch=True,
-        kill_latched_until=latch,
+        kill_latched_until=latched_until,
     )
-    return new, [_transition_event(record, new, Severity.CRITICAL, latched_until=_iso(latch))]
+    event = _transition_event(record, new, Severity.CRITICAL, latched_until=_iso(latched_until))
+    return new, [event]
 
 
 def reset_kill_switch(

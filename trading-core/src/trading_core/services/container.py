@@ -124,7 +124,12 @@ async def open_app(settings: Settings, *, channel: str, clock: Clock | None = No
         max_participation=settings.paper.max_participation,
     )
     state = await TradingStateService.load(
-        store=store, bus=bus, clock=clock, gauge=metrics, key=STATE_KEY
+        store=store,
+        bus=bus,
+        clock=clock,
+        gauge=metrics,
+        key=STATE_KEY,
+        breaker_limits=configured_limits.breakers,
     )
     orders = OrderService(
         broker=broker,
