@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import time
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from trading_core.cli_approvals import approvals_app
 from trading_core.cli_state import kill_app, state_app
-from trading_core.domain.errors import TradingError
+from trading_core.domain.errors import ConfigurationError, TradingError
 from trading_core.domain.signal import Decision, DecisionType
 from trading_core.orchestrator.pipeline import PipelineStats
 from trading_core.orchestrator.summary import RunSummary
 from trading_core.settings import Settings, SourceKind, load_settings
+
+if TYPE_CHECKING:
+    from trading_core.reporting.backtest import BacktestResult
 
 app = typer.Typer(
     add_completion=False,
@@ -31,6 +36,23 @@ app.add_typer(state_app, name="state")
 app.add_typer(approvals_app, name="approvals")
 
 EXIT_BAD_INPUT = 2
+_T = TypeVar("_T")
+
+
+def _agent_overrides(agent: str | None, agents: str | None) -> dict[str, object] | None:
+    """The agent section a backtest's --agent / --agents ask for (None: as configured)."""
+    if agent is not None and agents is not None:
+        raise TradingError("give --agent or --agents, not both", code="INVALID_ARGUMENT")
+    current = load_settings().agent.model_dump()
+    if agent is not None:
+        # --agent NAME trades that agent alone, whatever committee the settings name.
+        return {**current, "name": agent, "committee": []}
+    if agents is not None:
+        members = [name.strip() for name in agents.split(",") if name.strip()]
+        if not members:
+            raise TradingError("--agents needs at least one agent name", code="INVALID_ARGUMENT")
+        return {**current, "committee": members}
+    return None
 
 
 def _fail(exc: TradingError) -> typer.Exit:
@@ -39,12 +61,22 @@ def _fail(exc: TradingError) -> typer.Exit:
 
 
 class _Progress:
-    """Prints a progress line to stderr at most every ``interval`` seconds of wall time."""
+    """Prints a progress line to stderr at most every ``interval`` seconds of wall time.
 
-    def __init__(self, interval: float = 1.0) -> None:
+    With ``bar_width`` the line starts with a bar and ends with the time left; with ``overwrite``
+    (a terminal) each line replaces the last one and :meth:`done` ends it.
+    """
+
+    def __init__(
+        self, interval: float = 1.0, *, bar_width: int = 0, overwrite: bool = False
+    ) -> None:
         self._interval = interval
+        self._bar_width = bar_width
+        self._overwrite = overwrite
         self._last = 0.0
         self._started = time.monotonic()
+        self._open_line = False
+        self._first: tuple[float, int] | None = None
 
     def __call__(self, stats: PipelineStats, at: datetime, total: int | None) -> None:
         now = time.monotonic()
@@ -53,12 +85,36 @@ class _Progress:
         self._last = now
         share = f"{stats.bars / total:6.1%} " if total else ""
         rate = stats.bars / max(now - self._started, 1e-9)
-        typer.echo(
+        line = (
             f"{share}{stats.bars} bars | {at:%Y-%m-%d %H:%M} | decisions "
             f"{sum(stats.decisions.values())} | orders {sum(stats.orders.values())} | "
-            f"fills {stats.fills} | {rate:,.0f} bars/s",
-            err=True,
+            f"fills {stats.fills} | {rate:,.0f} bars/s"
         )
+        if self._bar_width and total:
+            filled = min(self._bar_width, self._bar_width * stats.bars // total)
+            bar = "#" * filled + "." * (self._bar_width - filled)
+            line = f"[{bar}] {line}{self._time_left(now, stats.bars, total)}"
+        if self._overwrite:
+            typer.echo(f"\r{line}\x1b[K", err=True, nl=False)
+            self._open_line = True
+        else:
+            typer.echo(line, err=True)
+
+    def _time_left(self, now: float, bars: int, total: int) -> str:
+        # Timed from the first report, not from start-up: loading the files is not replay speed.
+        if self._first is None:
+            self._first = (now, bars)
+        since, first_bars = self._first
+        if bars <= first_bars or now <= since:
+            return ""
+        left = max(total - bars, 0) * (now - since) / (bars - first_bars)
+        return f" | {left:,.0f} s left"
+
+    def done(self) -> None:
+        """End an overwritten line, so what follows starts on its own."""
+        if self._open_line:
+            typer.echo("", err=True)
+            self._open_line = False
 
 
 @app.command()
@@ -112,15 +168,136 @@ async def _run_until_interrupted(settings: Settings, progress: _Progress | None)
     """Run the pipeline; Ctrl-C or SIGTERM stops it after the current bar, state flushed."""
     from trading_core.orchestrator.runner import run as run_pipeline
 
+    return await _until_interrupted(
+        lambda stop: run_pipeline(settings, stop=stop, progress=progress)
+    )
+
+
+async def _until_interrupted(work: Callable[[asyncio.Event], Awaitable[_T]]) -> _T:
+    """Await ``work(stop)``; Ctrl-C or SIGTERM sets ``stop`` (the run ends after its bar)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        return await run_pipeline(settings, stop=stop, progress=progress)
+        return await work(stop)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+@app.command()
+def backtest(
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            help="Data files to replay (CSV, feather, Parquet): --data A B C or --data A --data B."
+        ),
+    ],
+    report: Annotated[
+        Path, typer.Option(help="Directory for metrics.json, trades.csv, equity.png, report.html.")
+    ],
+    more_data: Annotated[
+        list[Path] | None,
+        typer.Argument(help="More data files (after --data A).", show_default=False),
+    ] = None,
+    agent: Annotated[
+        str | None, typer.Option(help="Agent to trade with (default: from settings).")
+    ] = None,
+    agents: Annotated[
+        str | None,
+        typer.Option(
+            help="A committee, comma-separated (e.g. trend_hunter,mean_reversion,"
+            "volatility_filter); its entry threshold comes from settings (agent.entry_threshold)."
+        ),
+    ] = None,
+    symbols: Annotated[
+        list[str] | None, typer.Option(help="Symbols to trade (default: all in the data).")
+    ] = None,
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", help="First bar's open time, inclusive (ISO 8601; UTC if no zone)."),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(help="Bars opening at or after this are left out (ISO 8601; UTC if no zone)."),
+    ] = None,
+    db_url: Annotated[
+        str | None, typer.Option(help="postgresql://... (default: SQLite under data/).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the simulated fills.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Backtest an agent over recorded bars with the live orchestrator, and write a report.
+
+    Signals at a bar's close trade at the next bar's open with the paper broker's spread,
+    slippage and fees; risk limits and circuit breakers are active; every decision is audited.
+    """
+    from trading_core.reporting.backtest import run_backtest
+    from trading_core.reporting.writer import check_report_dir
+
+    progress = None if quiet else _Progress(bar_width=30, overwrite=sys.stderr.isatty())
+    try:
+        start, end = _moment("--from", from_), _moment("--to", to)
+        check_report_dir(report)
+        settings = load_settings(
+            source=SourceKind.REPLAY,
+            data=[*data, *(more_data or [])],
+            symbols=symbols,
+            db_url=db_url,
+            seed=seed,
+            agent=_agent_overrides(agent, agents),
+        )
+        result = asyncio.run(
+            _until_interrupted(
+                lambda stop: run_backtest(
+                    settings,
+                    report_dir=report,
+                    start=start,
+                    end=end,
+                    stop=stop,
+                    progress=progress,
+                )
+            )
+        )
+    except TradingError as exc:
+        if progress is not None:
+            progress.done()
+        raise _fail(exc) from None
+    if progress is not None:
+        progress.done()
+    typer.echo(_backtest_summary(result))
+
+
+def _moment(flag: str, text: str | None) -> datetime | None:
+    """An ISO 8601 date or time from the command line; one without a zone is UTC."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigurationError(
+            f"{flag} {text!r} is not an ISO 8601 date or time (e.g. 2018-01-15T12:00)"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _backtest_summary(result: BacktestResult) -> str:
+    from trading_core.reporting.report import render_metrics
+
+    files = result.files
+    return "\n".join(
+        [
+            result.summary.render(),
+            "metrics",
+            render_metrics(result.report),
+            "report",
+            f"  html           : {files.html}",
+            f"  metrics        : {files.metrics}",
+            f"  trades         : {files.trades}",
+            f"  chart          : {files.chart}",
+        ]
+    )
 
 
 @db_app.command("upgrade")

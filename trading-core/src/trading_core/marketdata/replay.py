@@ -85,6 +85,11 @@ class ReplaySource:
         return tuple(sorted(item.validated.symbol for item in self._files))
 
     @property
+    def bar_count(self) -> int:
+        """Validated bars inside ``start``..``end`` over all files (``max_bars`` not applied)."""
+        return sum(len(item.validated.frame) for item in self._files)
+
+    @property
     def quality_reports(self) -> Mapping[str, QualityReport]:
         """The validation report of each symbol's file."""
         return {item.validated.symbol: item.validated.report for item in self._files}

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 from trading_core.adapters.bus_factory import open_bus
 from trading_core.adapters.clock import SimulatedClock, SystemClock
 from trading_core.adapters.metrics import Metrics
-from trading_core.domain.errors import ConfigurationError
-from trading_core.domain.market import Timeframe
+from trading_core.domain.errors import ConfigurationError, DataError
+from trading_core.domain.fill import Fill
+from trading_core.domain.market import Bar, Timeframe
 from trading_core.domain.portfolio import Portfolio
 from trading_core.domain.state import Severity, SystemEvent
 from trading_core.execution.order_service import OrderService
@@ -30,10 +32,10 @@ from trading_core.instruments import InstrumentRegistry
 from trading_core.marketdata.loaders import load_bars_frame
 from trading_core.marketdata.replay import ReplaySource
 from trading_core.marketdata.synthetic import SyntheticSource
+from trading_core.orchestrator.agent_setup import build_agent
 from trading_core.orchestrator.pipeline import Pipeline, PipelineConfig, PipelineStats
 from trading_core.orchestrator.summary import RunSummary, count
 from trading_core.portfolio.ledger import PortfolioLedger
-from trading_core.ports.agent import load_agent
 from trading_core.ports.clock import Clock
 from trading_core.ports.market_data import MarketDataSource
 from trading_core.ports.store import Store
@@ -48,6 +50,16 @@ SYNTHETIC_START_PRICES = {"BTC/USD": Decimal(40_000), "ETH/USD": Decimal(2_500)}
 ProgressCallback = Callable[[PipelineStats, datetime, int | None], None]
 
 
+class RunObserver(Protocol):
+    """Sees a run's bars and applied fills as they happen (a backtest keeps them for its report)."""
+
+    def on_bar(self, bar: Bar) -> None:
+        """A bar the source handed to the pipeline."""
+
+    def on_fill(self, fill: Fill) -> None:
+        """A fill the account applied (each fill once)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedSource:
     source: MarketDataSource
@@ -55,10 +67,22 @@ class PreparedSource:
     realtime: bool
 
 
-def prepare_source(settings: Settings, instruments: InstrumentRegistry) -> PreparedSource:
-    """Build and validate the market data source (reads and checks replay files up front)."""
+def prepare_source(
+    settings: Settings,
+    instruments: InstrumentRegistry,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> PreparedSource:
+    """Build and validate the market data source (reads and checks replay files up front).
+
+    ``start`` (inclusive) and ``end`` (exclusive), on the bars' open times, narrow a replay;
+    an empty window is refused here, before anything is written.
+    """
+    if start is not None or end is not None:
+        _check_window(settings, start, end)
     if settings.source is SourceKind.REPLAY:
-        return _prepare_replay(settings, instruments)
+        return _prepare_replay(settings, instruments, start=start, end=end)
     symbols = settings.symbols or settings.synthetic.symbols
     instruments.require(symbols)
     timeframe = Timeframe(settings.synthetic.timeframe)
@@ -79,7 +103,23 @@ def prepare_source(settings: Settings, instruments: InstrumentRegistry) -> Prepa
     return PreparedSource(synthetic, bars * len(symbols), realtime=False)
 
 
-def _prepare_replay(settings: Settings, instruments: InstrumentRegistry) -> PreparedSource:
+def _check_window(settings: Settings, start: datetime | None, end: datetime | None) -> None:
+    if settings.source is not SourceKind.REPLAY:
+        raise ConfigurationError("a --from/--to window needs replayed data (--data PATH)")
+    for name, moment in (("--from", start), ("--to", end)):
+        if moment is not None and moment.tzinfo is None:
+            raise ConfigurationError(f"{name} {moment.isoformat()} has no time zone")
+    if start is not None and end is not None and start >= end:
+        raise ConfigurationError(f"--from {start.isoformat()} is not before --to {end.isoformat()}")
+
+
+def _prepare_replay(
+    settings: Settings,
+    instruments: InstrumentRegistry,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> PreparedSource:
     if not settings.data:
         raise ConfigurationError("--source replay needs at least one --data PATH")
     loaded = [load_bars_frame(path) for path in settings.data]
@@ -92,16 +132,32 @@ def _prepare_replay(settings: Settings, instruments: InstrumentRegistry) -> Prep
             )
         loaded = [item for item in loaded if item.symbol in settings.symbols]
     instruments.require(item.symbol for item in loaded)
-    replay = ReplaySource(loaded, spread_bps=settings.paper.spread_bps, max_bars=settings.max_bars)
-    accepted = sum(report.accepted for report in replay.quality_reports.values())
-    total = min(accepted, settings.max_bars) if settings.max_bars else accepted
+    replay = ReplaySource(
+        loaded,
+        spread_bps=settings.paper.spread_bps,
+        max_bars=settings.max_bars,
+        start=start,
+        end=end,
+    )
+    available = replay.bar_count
+    if available == 0 and (start is not None or end is not None):
+        first = min(item.frame["time"].min() for item in loaded)
+        last = max(item.frame["time"].max() for item in loaded)
+        raise DataError(
+            f"no bars from {start.isoformat() if start else 'the start'} to "
+            f"{end.isoformat() if end else 'the end'}: the data covers {first:%Y-%m-%d %H:%M} "
+            f"to {last:%Y-%m-%d %H:%M} UTC"
+        )
+    total = min(available, settings.max_bars) if settings.max_bars else available
     return PreparedSource(replay, total, realtime=False)
 
 
 def read_risk_limits(path: Path) -> RiskLimits:
     """The effective limits: the hard caps, tightened by ``path`` when it exists.
 
-    A value beyond its hard cap is refused here, at start-up, before anything is written.
+    The pre-trade caps are its top-level keys, the circuit breakers its ``[breakers]`` table
+    (``RiskLimits.breakers``, for ``TradingStateService``). A value beyond its hard cap (a looser
+    breaker) is refused here, at start-up, before anything is written.
     """
     if not path.is_file():
         return RiskLimits()
@@ -138,12 +194,20 @@ async def run(
     stop: asyncio.Event | None = None,
     progress: ProgressCallback | None = None,
     run_id: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    observer: RunObserver | None = None,
 ) -> RunSummary:
-    """One paper-trading run over the configured source; returns the closing summary."""
+    """One paper-trading run over the configured source; returns the closing summary.
+
+    ``start``/``end`` narrow a replay (see :func:`prepare_source`); ``observer`` sees the bars
+    and fills (a backtest builds its report from them). The live loop and the backtest are
+    this same function.
+    """
     instruments = InstrumentRegistry.from_file(settings.symbols_file)
     risk_limits = read_risk_limits(settings.config_dir / "risk_limits.toml")
-    agent = load_agent(settings.agent.name, settings.agent.parameters)
-    prepared = prepare_source(settings, instruments)
+    agent = build_agent(settings.agent)
+    prepared = prepare_source(settings, instruments, start=start, end=end)
     symbols = list(prepared.source.symbols())
     currency = account_currency(settings, instruments, symbols)
     cash = settings.initial_cash[currency]
@@ -165,7 +229,7 @@ async def run(
         metrics = Metrics()
         server = metrics.serve(settings.metrics_port) if settings.metrics_port is not None else None
         try:
-            ledger = PortfolioLedger(Portfolio.start(cash, base_currency=currency))
+            ledger = _ledger(Portfolio.start(cash, base_currency=currency), observer)
             broker = PaperBroker(
                 clock,
                 seed=settings.seed,
@@ -179,6 +243,7 @@ async def run(
                 clock=clock,
                 gauge=metrics,
                 key=STATE_KEY if prepared.realtime else f"{STATE_KEY}:replay:{run_id}",
+                breaker_limits=risk_limits.breakers,
             )
             orders = OrderService(
                 broker=broker,
@@ -198,6 +263,8 @@ async def run(
                     order_fraction=settings.agent.order_fraction,
                     spread_bps=settings.paper.spread_bps,
                     source_name=prepared.source.name,
+                    entry_threshold=settings.agent.entry_threshold,
+                    exit_threshold=settings.agent.exit_threshold,
                 ),
                 clock=clock,
                 advance_clock=advance,
@@ -218,7 +285,9 @@ async def run(
                 def on_slice(stats: PipelineStats, at: datetime) -> None:
                     progress(stats, at, total)
 
-            stopped = await pipeline.run(prepared.source.bars(), stop=stop, on_slice=on_slice)
+            stopped = await pipeline.run(
+                _observed(prepared.source.bars(), observer), stop=stop, on_slice=on_slice
+            )
             await _event(store, clock, "run_finished", f"run {run_id}: {pipeline.stats.bars} bars")
             return _summary(
                 run_id, symbols, currency, cash, ledger, pipeline, store.url, bus.url, stopped
@@ -230,6 +299,36 @@ async def run(
             await bus.close()
     finally:
         await store.close()
+
+
+class _ObservedLedger(PortfolioLedger):
+    """The run's ledger, telling an observer about every fill it applies."""
+
+    def __init__(self, portfolio: Portfolio, observer: RunObserver) -> None:
+        super().__init__(portfolio)
+        self._observer = observer
+
+    def apply_fill(self, fill: Fill) -> bool:
+        applied = super().apply_fill(fill)
+        if applied:
+            self._observer.on_fill(fill)
+        return applied
+
+
+def _ledger(portfolio: Portfolio, observer: RunObserver | None) -> PortfolioLedger:
+    return PortfolioLedger(portfolio) if observer is None else _ObservedLedger(portfolio, observer)
+
+
+def _observed(bars: AsyncIterator[Bar], observer: RunObserver | None) -> AsyncIterator[Bar]:
+    if observer is None:
+        return bars
+
+    async def observed() -> AsyncIterator[Bar]:
+        async for bar in bars:
+            observer.on_bar(bar)
+            yield bar
+
+    return observed()
 
 
 async def _event(store: Store, clock: Clock, event_type: str, message: str) -> None:
