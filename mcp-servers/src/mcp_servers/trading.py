@@ -163,14 +163,22 @@ def build_trading_server(runtime: Runtime) -> FastMCP[Any]:
 
     @mcp.tool(annotations=READ_ONLY)
     async def list_orders(
-        status: OrderStatus | None = None, symbol: Symbol | None = None, limit: Limit = 50
+        status: OrderStatus | None = None,
+        symbol: Symbol | None = None,
+        limit: Limit = 50,
+        open_only: Annotated[
+            bool, Field(description="Only working orders (pending, sent, partial, unknown)")
+        ] = False,
     ) -> OrderList:
         """List orders, newest first, optionally by status and symbol."""
         with tool_errors():
             app = await runtime.app()
-            orders = await app.store.list_orders(
-                status=[status] if status else None, symbol=symbol, limit=limit
-            )
+            wanted = [status] if status else None
+            if open_only:
+                wanted = [s for s in (wanted or list(OrderStatus)) if s.is_open]
+                if not wanted:  # a final status asked for together with open_only
+                    return OrderList(orders=[])
+            orders = await app.store.list_orders(status=wanted, symbol=symbol, limit=limit)
             return OrderList(orders=orders)
 
     return mcp

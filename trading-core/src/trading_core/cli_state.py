@@ -1,7 +1,7 @@
 """`trading-core kill-switch ...` and `trading-core state ...`: the out-of-band human commands.
 
-Whoever runs these is a person at a terminal, so loosening (reset, resume) is allowed here and
-nowhere a model can reach. Every command records who and why in audit.system_events.
+Whoever runs these is a person at a terminal, so loosening (reset, resume, release) is allowed here
+and nowhere a model can reach. Every command records who and why in audit.system_events.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -18,11 +18,15 @@ from trading_core.adapters.clock import SystemClock
 from trading_core.domain.errors import TradingError
 from trading_core.execution.trading_state import TradingStateService
 from trading_core.risk.states import StateRecord
+from trading_core.risk.throttles import ExecutionPair
 from trading_core.settings import load_settings
 from trading_core.storage.factory import open_store
 
 kill_app = typer.Typer(no_args_is_help=True, help="The kill switch: activate, reset, status.")
-state_app = typer.Typer(no_args_is_help=True, help="Trading state: status, pause, resume.")
+state_app = typer.Typer(
+    no_args_is_help=True, help="Trading state: status, pause, resume, release a latched pair."
+)
+T = TypeVar("T")
 
 DbUrl = Annotated[str | None, typer.Option(help="Database URL (default: embedded SQLite).")]
 Reason = Annotated[str, typer.Option(help="Why (recorded in the audit trail).")]
@@ -32,10 +36,8 @@ def _operator() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def _with_service(
-    db_url: str | None, action: Callable[[TradingStateService], Awaitable[StateRecord]]
-) -> StateRecord:
-    async def _go() -> StateRecord:
+def _with_service(db_url: str | None, action: Callable[[TradingStateService], Awaitable[T]]) -> T:
+    async def _go() -> T:
         settings = load_settings(db_url=db_url)
         clock = SystemClock()
         store = await open_store(settings.database_url, clock=clock)
@@ -79,7 +81,9 @@ def kill_status(db_url: DbUrl = None) -> None:
 
 @kill_app.command("activate")
 def kill_activate(reason: Reason, db_url: DbUrl = None) -> None:
-    """Stop everything now: block new orders; running loops cancel their open orders."""
+    """Stop everything now: block new orders; running processes cancel their open orders and,
+    with kill_switch.flatten = "all", close their positions. Again while killed: a new episode
+    (running processes retry a flatten a control refused)."""
     _show(_with_service(db_url, lambda s: s.activate_kill_switch(reason=reason, by=_operator())))
 
 
@@ -102,10 +106,26 @@ def kill_reset(
     )
 
 
+async def _current_and_latches(
+    service: TradingStateService,
+) -> tuple[StateRecord, tuple[ExecutionPair, ...] | None]:
+    history = await service.load_executions(fail_closed=False)
+    return service.record, None if history is None else history.latched
+
+
 @state_app.command("status")
 def state_status(db_url: DbUrl = None) -> None:
-    """Show the trading state."""
-    _show(_with_service(db_url, _current))
+    """Show the trading state and the strategies and symbols latched by repeated executions."""
+    record, latched = _with_service(db_url, _current_and_latches)
+    _show(record)
+    if latched is None:
+        typer.echo("repeated-execution history unreadable: trading halted until a person releases")
+    for pair in latched or ():
+        since = f"{pair.latched_at:%Y-%m-%d %H:%M:%S} UTC" if pair.latched_at else "?"
+        typer.echo(
+            f"latched: strategy {pair.strategy_id or '-'} on {pair.symbol} since {since} "
+            "(trading-core state release)"
+        )
 
 
 @state_app.command("pause")
@@ -122,3 +142,31 @@ def state_pause(
 def state_resume(reason: Reason, db_url: DbUrl = None) -> None:
     """Back to ACTIVE from a pause or REDUCING. A person only; not from KILLED."""
     _show(_with_service(db_url, lambda s: s.resume(by=_operator(), human=True, reason=reason)))
+
+
+@state_app.command("release")
+def state_release(
+    strategy: Annotated[
+        str, typer.Option(help="Strategy id of the latched pair ('' for orders without one).")
+    ],
+    symbol: Annotated[str, typer.Option(help="Symbol of the latched pair.")],
+    reason: Reason,
+    db_url: DbUrl = None,
+) -> None:
+    """Re-enable a strategy and symbol latched by repeated executions. A person only.
+
+    The latch and its fill history are cleared; running processes adopt it before their next
+    order. A HALTED state stays HALTED: lift it with `trading-core state resume`.
+    """
+
+    async def release(service: TradingStateService) -> StateRecord:
+        pair = await service.release_execution_latch(
+            strategy_id=strategy, symbol=symbol, by=_operator(), human=True, reason=reason
+        )
+        if pair is None:
+            typer.echo("the repeated-execution history was unreadable and has been reset")
+        else:
+            typer.echo(f"released: strategy {strategy or '-'} on {symbol}")
+        return service.record
+
+    _show(_with_service(db_url, release))

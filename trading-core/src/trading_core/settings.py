@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
@@ -100,6 +100,14 @@ class McpSettings(_Section):
     replay_seconds_per_bar: float = Field(default=1.0, gt=0)
 
 
+class KillSwitchSettings(_Section):
+    """What the kill switch does besides cancelling every open order and blocking new ones."""
+
+    flatten: Literal["never", "all"] = "never"
+    """``all``: close every position with a marketable IOC order that still passes every
+    pre-trade control (a refused one leaves the position open and raises an alert)."""
+
+
 class Settings(BaseSettings):
     """Everything `trading-core` reads from configuration."""
 
@@ -129,6 +137,7 @@ class Settings(BaseSettings):
     synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    kill_switch: KillSwitchSettings = Field(default_factory=KillSwitchSettings)
     telegram_token: SecretStr | None = None
     kraken_api_secret: SecretStr | None = None
 

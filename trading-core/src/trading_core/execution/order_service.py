@@ -4,20 +4,35 @@ Every order is checked by ``risk.pretrade.check_order`` immediately before it le
 PENDING before the broker sees it (so a crash never loses an order that may be live), and
 idempotent by client order id: the same id twice returns the first outcome and sends nothing.
 A submit whose answer is lost becomes UNKNOWN and is never resubmitted blindly.
+
+The kill switch's flatten (:meth:`OrderService.flatten_all`, wired by
+:meth:`OrderService.wire_kill_switch`) is the one path that sends while the account is KILLED. It
+builds its own orders (the full position, the opposite side, marketable IOC, reduce-only) and skips
+only the trading-state gate: every other control still runs, and an order a control refuses leaves
+the position open and raises an alert.
+
+The repeated-execution history of the shared account (latched pairs and the fills of the window) is
+read from the store before each order and each counted fill and written back after the fill, so a
+restart, another process and a person's release all see the same latches.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Final
 
 from trading_core.domain.base import ZERO, Frozen
-from trading_core.domain.errors import BrokerError, TradingError
+from trading_core.domain.errors import BrokerError, DuplicateOrderError, TradingError
 from trading_core.domain.fill import Fill
 from trading_core.domain.market import Quote
-from trading_core.domain.order import Order, OrderStatus, Side
+from trading_core.domain.order import Order, OrderStatus, OrderType, Side, TimeInForce
+from trading_core.domain.position import Position
+from trading_core.domain.state import Severity, SystemEvent
 from trading_core.instruments import InstrumentRegistry
 from trading_core.portfolio.ledger import PortfolioLedger
 from trading_core.ports.broker import Broker, BrokerReport
@@ -32,10 +47,19 @@ from trading_core.risk.pretrade import (
     Violation,
     check_order,
 )
-from trading_core.risk.throttles import PreTradeThrottles
+from trading_core.risk.throttles import ExecutionHistory, PreTradeThrottles
 
 from .quotes import QuoteBook
 from .trading_state import TradingStateService
+
+FLATTEN_REASON: Final = "kill switch flatten"
+"""The ``reason`` every flatten order carries (and the audit trail shows)."""
+FLATTEN_STRATEGY: Final = "kill_switch"
+FLATTEN_NOT_KILLED: Final = "FLATTEN_REQUIRES_KILL_SWITCH"
+FLATTEN_NOT_REDUCING: Final = "FLATTEN_NOT_REDUCING"
+COMPONENT: Final = "execution.order_service"
+
+KillAction = Callable[[], Awaitable[object]]
 
 
 class OutcomeStatus(StrEnum):
@@ -136,21 +160,165 @@ class OrderService:
 
     def check(self, request: OrderRequest) -> RiskDecision:
         """Dry run of every pre-trade control and the trading state (nothing sent or stored)."""
-        instrument = self._instruments.get(request.symbol)
-        view = self.exposure_view(request.symbol)
-        view = view.model_copy(update={"throttles": self._throttles.snapshot(request, view.now)})
-        return self._with_state_gate(check_order(request, instrument, view, self._limits))
+        return self._with_state_gate(self._controls(request))
+
+    async def restore(self) -> ExecutionHistory | None:
+        """Adopt the persisted repeated-execution history (call once, before the first order).
+
+        A pair latched before a restart stays latched, and the fills of its window still count.
+        A replay's account has nothing to restore (its state lives only for its run): None.
+        """
+        history = await self._sync_executions()
+        if history is not None and history.latched:
+            pairs = [f"{p.strategy_id or '-'}/{p.symbol}" for p in history.latched]
+            await self._state.alert(
+                self._event(
+                    "throttles.repeated_execution_restored",
+                    Severity.WARNING,
+                    f"repeated-execution latch restored for {', '.join(pairs)}",
+                    pairs=pairs,
+                )
+            )
+        return history
 
     async def place(self, request: OrderRequest) -> OrderOutcome:
         """Check, persist and send ``request``; see the module docstring for the guarantees."""
         existing = await self._store.get_order_by_client_id(request.client_order_id)
         if existing is not None:
             return _outcome_of(existing, duplicate=True)
+        await self._sync_executions()  # a person may have released a latch from the CLI
         try:
             decision = self.check(request)
         except TradingError as exc:
             self._metrics.record_risk_rejection(exc.code)
             return OrderOutcome(status=OutcomeStatus.REJECTED, message=exc.message, code=exc.code)
+        return await self._send(request, decision, self._with_state_gate)
+
+    def wire_kill_switch(self, *, flatten: bool, prepare: Sequence[KillAction] = ()) -> None:
+        """Register what the kill switch does once KILLED is latched: cancel every open order,
+        then, when the policy flattens (``kill_switch.flatten = "all"``), run ``prepare`` (e.g.
+        adopt the fills and quotes other processes saw) and :meth:`flatten_all`."""
+        self._state.on_kill(self.cancel_all)
+        if not flatten:
+            return
+
+        async def flatten_positions() -> list[OrderOutcome]:
+            for step in prepare:
+                await step()
+            return await self.flatten_all(self._state.record.reason)
+
+        self._state.on_kill(flatten_positions)
+
+    async def flatten_all(self, reason: str) -> list[OrderOutcome]:
+        """The kill switch's flatten: close every non-zero position, one order per symbol.
+
+        Sends nothing unless the kill switch is engaged. Each order is built here, never by a
+        caller: the full position, the opposite side, a market order the controls convert to a
+        marketable IOC limit inside the collar, reason ``"kill switch flatten"``. It passes every
+        pre-trade control except the trading-state gate, and must only shrink its position. A
+        refused or incomplete flatten leaves the position as it is (fail closed). Every outcome is
+        written to audit.system_events and published as an alert. The client order id is derived
+        from the kill episode and the symbol, so processes sharing the database send at most one
+        flatten per symbol per activation (a repeat activation is a new episode).
+        """
+        record = self._state.record
+        if not record.kill_switch:
+            return []
+        outcomes: list[OrderOutcome] = []
+        positions = sorted(
+            (p for p in self._ledger.portfolio.positions.values() if p.quantity != 0),
+            key=lambda p: p.symbol,
+        )
+        for position in positions:
+            try:
+                outcome = await self._flatten(position, episode=record.since)
+            except Exception as exc:  # noqa: BLE001 - fail closed: the position stays, alerted
+                outcome = OrderOutcome(
+                    status=OutcomeStatus.REJECTED,
+                    message=f"{type(exc).__name__}: {exc}",
+                    code="FLATTEN_FAILED",
+                )
+            after = self._ledger.portfolio.position(position.symbol).quantity
+            await self._state.alert(self._flatten_event(position, outcome, after, reason))
+            outcomes.append(outcome)
+        left = [p.symbol for p in self._ledger.portfolio.positions.values() if p.quantity != 0]
+        await self._state.alert(
+            self._event(
+                "kill_switch.flatten_done",
+                Severity.CRITICAL if left else Severity.WARNING,
+                f"kill switch flatten: {len(positions) - len(left)} of {len(positions)} positions "
+                f"closed" + (f"; still open: {', '.join(sorted(left))}" if left else ""),
+                kill_reason=reason,
+                still_open=sorted(left),
+            )
+        )
+        return outcomes
+
+    async def _flatten(self, position: Position, *, episode: datetime) -> OrderOutcome:
+        request = OrderRequest(
+            symbol=position.symbol,
+            side=Side.SELL if position.quantity > 0 else Side.BUY,
+            quantity=abs(position.quantity),
+            order_type=OrderType.MARKET,
+            time_in_force=TimeInForce.IOC,
+            client_order_id=_flatten_client_id(episode, position.symbol),
+            strategy_id=FLATTEN_STRATEGY,
+            reason=FLATTEN_REASON,
+        )
+        existing = await self._store.get_order_by_client_id(request.client_order_id)
+        if existing is not None:
+            return _outcome_of(existing, duplicate=True)
+        await self._sync_executions()
+        try:
+            decision = self._flatten_gate(self._controls(request))
+        except TradingError as exc:
+            self._metrics.record_risk_rejection(exc.code)
+            return OrderOutcome(status=OutcomeStatus.REJECTED, message=exc.message, code=exc.code)
+        try:
+            return await self._send(request, decision, self._flatten_gate)
+        except DuplicateOrderError:
+            # Another process claimed this flatten between our look-up and our write.
+            claimed = await self._store.get_order_by_client_id(request.client_order_id)
+            if claimed is None:
+                raise
+            return _outcome_of(claimed, duplicate=True)
+
+    def _flatten_gate(self, decision: RiskDecision) -> RiskDecision:
+        """The flatten's stand-in for the state gate: only while KILLED, and only reducing."""
+        found: list[Violation] = []
+        if not self._state.record.kill_switch:
+            found.append(
+                Violation(code=FLATTEN_NOT_KILLED, message="only the kill switch flattens")
+            )
+        if decision.order_to_send is not None and not decision.reduces_position:
+            found.append(
+                Violation(
+                    code=FLATTEN_NOT_REDUCING,
+                    message="with the open orders on its side it would not only shrink the "
+                    "position",
+                )
+            )
+        found = [v for v in found if v.code not in decision.codes]
+        if not found:
+            return decision
+        return decision.model_copy(
+            update={"approved": False, "violations": (*decision.violations, *found)}
+        )
+
+    def _controls(self, request: OrderRequest) -> RiskDecision:
+        """Every pre-trade control on ``request``, without the trading-state gate."""
+        instrument = self._instruments.get(request.symbol)
+        view = self.exposure_view(request.symbol)
+        view = view.model_copy(update={"throttles": self._throttles.snapshot(request, view.now)})
+        return check_order(request, instrument, view, self._limits)
+
+    async def _send(
+        self,
+        request: OrderRequest,
+        decision: RiskDecision,
+        gate: Callable[[RiskDecision], RiskDecision],
+    ) -> OrderOutcome:
+        """Persist and send a checked order; ``gate`` is re-applied at the moment it leaves."""
         order = self._order_from(decision.order_to_send or request)
         if decision.halt:
             await self._state.halt(
@@ -162,7 +330,7 @@ class OrderService:
         self._open[order.order_id] = order
         # Re-checked at the moment the order leaves: the state may have changed while the
         # order was being checked and persisted (a kill switch must win that race).
-        late = self._with_state_gate(decision)
+        late = gate(decision)
         if not late.approved:
             self._open.pop(order.order_id, None)
             return await self._reject(order, late)
@@ -233,10 +401,78 @@ class OrderService:
             # The store is the truth: a fill it already holds (a repeated report) counts once.
             if await self._store.save_fill(fill) and self._ledger.apply_fill(fill):
                 applied.append(fill)
-                self._throttles.record_fill(fill)
+                await self._count_execution(fill)
                 self._metrics.record_fill()
                 await self._store.save_position(self._ledger.portfolio.position(fill.symbol))
         return tuple(applied)
+
+    async def _sync_executions(self) -> ExecutionHistory | None:
+        """Adopt the shared account's persisted repeated-execution history (the truth).
+
+        None for a replay's account (nothing else writes it) and when the history is unreadable
+        (the state service has halted the account; what this process knows is kept).
+        """
+        if not self._state.shared:
+            return None
+        history = await self._state.load_executions()
+        if history is not None:
+            self._throttles.executions.adopt(history)
+        return history
+
+    async def _count_execution(self, fill: Fill) -> None:
+        """Count ``fill`` for the repeated-execution latch and persist the history at once."""
+        history = await self._sync_executions()
+        if self._throttles.record_fill(fill):
+            pair = f"{fill.strategy_id or '-'}/{fill.symbol}"
+            await self._state.alert(
+                self._event(
+                    "throttles.repeated_execution_latched",
+                    Severity.CRITICAL,
+                    f"repeated executions latched {pair}: its next order halts trading until a "
+                    f"person releases it (trading-core state release)",
+                    strategy_id=fill.strategy_id or "",
+                    symbol=fill.symbol,
+                )
+            )
+        if history is not None:  # an unreadable history is left for a person to review
+            await self._state.save_executions(self._throttles.executions.history(self._clock.now()))
+
+    def _event(self, kind: str, severity: Severity, message: str, **details: object) -> SystemEvent:
+        return SystemEvent(
+            timestamp=self._clock.now(),
+            event_type=kind,
+            component=COMPONENT,
+            severity=severity,
+            message=message,
+            details=details,
+        )
+
+    def _flatten_event(
+        self, position: Position, outcome: OrderOutcome, after: Decimal, reason: str
+    ) -> SystemEvent:
+        before, order = position.quantity, outcome.order
+        if outcome.duplicate:
+            what = f"already sent for this kill ({outcome.status}); position now {after}"
+        elif outcome.status is OutcomeStatus.REJECTED:
+            why = ", ".join(outcome.codes) or outcome.message
+            what = f"refused ({why}): position {before} stays"
+        else:
+            what = f"{outcome.status}: position {before} -> {after}"
+        return self._event(
+            "kill_switch.flatten",
+            Severity.WARNING if after == 0 else Severity.CRITICAL,
+            f"kill switch flatten of {position.symbol} {what}",
+            symbol=position.symbol,
+            position_before=str(before),
+            position_after=str(after),
+            status=str(outcome.status),
+            duplicate=outcome.duplicate,
+            codes=outcome.codes,
+            error=outcome.message,
+            order_id=order.order_id if order else None,
+            client_order_id=order.client_order_id if order else None,
+            kill_reason=reason,
+        )
 
     def _order_from(self, request: OrderRequest) -> Order:
         now = self._clock.now()
@@ -256,6 +492,12 @@ class OrderService:
             created_at=now,
             updated_at=now,
         )
+
+
+def _flatten_client_id(episode: datetime, symbol: str) -> str:
+    """The same id for one symbol in one kill episode, in every process (at most one is sent)."""
+    digest = hashlib.sha256(f"{episode.isoformat()}|{symbol}".encode()).hexdigest()
+    return f"kill-flatten-{digest[:32]}"
 
 
 def _outcome_of(order: Order, *, duplicate: bool) -> OrderOutcome:

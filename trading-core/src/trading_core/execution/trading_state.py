@@ -6,6 +6,11 @@ their outcomes: it writes the record to the store (the truth), each event to
 ``trading_state`` gauge. A failed alert never undoes a state change: the database is the truth.
 The breakers run on the effective thresholds given at construction (``RiskLimits.breakers``, the
 hard values by default); they also set the kill-switch latch.
+
+The service also keeps the repeated-execution history (``risk.throttles.ExecutionHistory``) of the
+shared account under :data:`EXECUTIONS_KEY`: the order service reads and writes it through
+:meth:`TradingStateService.load_executions` / :meth:`~TradingStateService.save_executions`, and
+only a person releases a latched pair (:meth:`~TradingStateService.release_execution_latch`).
 """
 
 from __future__ import annotations
@@ -15,16 +20,28 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Final, Protocol
 
-from trading_core.domain.errors import BusUnavailableError
-from trading_core.domain.state import SystemEvent, TradingState
+from pydantic import ValidationError
+
+from trading_core.domain.errors import BusUnavailableError, TradingError
+from trading_core.domain.state import Severity, SystemEvent, TradingState
 from trading_core.ports.bus import SESSION_STATE_KEY, Bus
 from trading_core.ports.clock import Clock
 from trading_core.ports.store import Store
 from trading_core.risk import breakers, states
 from trading_core.risk.breaker_config import BreakerLimits
-from trading_core.risk.states import Outcome, StateRecord
+from trading_core.risk.states import HumanApprovalRequired, Outcome, ReasonRequired, StateRecord
+from trading_core.risk.throttles import ExecutionHistory, ExecutionPair
 
 STATE_KEY: Final = "trading_state"
+EXECUTIONS_KEY: Final = "throttles:repeated_executions"
+"""Store key of the shared account's repeated-execution history (latched pairs, recent fills)."""
+EXECUTIONS_COMPONENT: Final = "risk.throttles"
+
+
+class NotLatched(TradingError):
+    """A release named a strategy and symbol the repeated-execution latch does not hold."""
+
+    code = "NOT_LATCHED"
 
 
 class StateGauge(Protocol):
@@ -90,6 +107,11 @@ class TradingStateService:
         return self._record
 
     @property
+    def shared(self) -> bool:
+        """True for the shared account, which other processes and a restart see (not a replay)."""
+        return self._key == STATE_KEY
+
+    @property
     def breaker_limits(self) -> BreakerLimits:
         """The thresholds the breakers run on (and the kill-switch latch)."""
         return self._breakers
@@ -110,14 +132,20 @@ class TradingStateService:
         record, events = states.restore(stored, now=self._clock.now())
         if record == self._record and not events:
             return
-        newly_killed = record.kill_switch and not self._record.kill_switch
+        # A new activation (even on top of a kill in force) starts a new kill episode: its
+        # actions run again, so a person can retry a flatten a control refused the first time.
+        newly_killed = record.kill_switch and (
+            not self._record.kill_switch or record.since != self._record.since
+        )
         await self._commit((record, events))
         if newly_killed:
-            for callback in self._on_kill:
-                await callback()
+            await self._run_kill_actions()
 
     def on_kill(self, callback: Callable[[], Awaitable[object]]) -> None:
-        """Run ``callback`` (e.g. cancel every open order) whenever the kill switch fires."""
+        """Run ``callback`` (e.g. cancel every open order) whenever the kill switch fires.
+
+        Callbacks run in the order registered, after KILLED is latched and persisted.
+        """
         self._on_kill.append(callback)
 
     def order_allowed(self, *, reduces_position: bool, is_cancel: bool = False) -> str | None:
@@ -167,8 +195,7 @@ class TradingStateService:
                 latch=self._breakers.kill_latch,
             )
         )
-        for callback in self._on_kill:
-            await callback()
+        await self._run_kill_actions()
         return self._record
 
     async def reset_kill_switch(
@@ -185,6 +212,133 @@ class TradingStateService:
             )
         )
         return self._record
+
+    async def alert(self, event: SystemEvent) -> None:
+        """Write ``event`` to audit.system_events and publish it on the ``alerts`` channel."""
+        await self._store.record_event(event)
+        await self._alert(event)
+
+    async def load_executions(self, *, fail_closed: bool = True) -> ExecutionHistory | None:
+        """The persisted repeated-execution history; None when it is unreadable.
+
+        Nothing stored is an empty history. An unreadable one fails closed: the account is
+        HALTED (a latch may hide in it) until a person releases it (:meth:`release_execution_latch`
+        replaces it) and resumes. ``fail_closed=False`` only reads (a status display).
+        """
+        stored = await self._store.get_state(self.executions_key)
+        try:
+            return ExecutionHistory.from_json_dict(stored or {})
+        except ValidationError as exc:
+            if not fail_closed:
+                return None
+            await self.alert(
+                self._executions_event(
+                    "throttles.history_unreadable",
+                    Severity.CRITICAL,
+                    "repeated-execution history unreadable: halting",
+                    error=str(exc),
+                )
+            )
+            await self.halt(reason="repeated-execution history unreadable", by=EXECUTIONS_COMPONENT)
+            return None
+
+    async def save_executions(self, history: ExecutionHistory) -> None:
+        """Persist the repeated-execution history (the order service calls this on each fill)."""
+        await self._store.put_state(self.executions_key, history.to_json_dict())
+
+    async def release_execution_latch(
+        self, *, strategy_id: str, symbol: str, by: str, human: bool, reason: str
+    ) -> ExecutionPair | None:
+        """Re-enable a strategy and symbol latched by repeated executions. A person only.
+
+        The pair's latch and fill history are forgotten; running order services adopt the change
+        before their next order. Returns the released pair, or None when the stored history was
+        unreadable and was replaced by an empty one (its raw value is kept in the audit event).
+        The trading state is not changed: lifting HALTED is ``resume``, a separate decision.
+        """
+        if not human:
+            raise HumanApprovalRequired("only a person can release a repeated-execution latch")
+        if not reason.strip():
+            raise ReasonRequired("releasing a latch needs a reason (what was reviewed)")
+        stored = await self._store.get_state(self.executions_key)
+        try:
+            history = ExecutionHistory.from_json_dict(stored or {})
+        except ValidationError:
+            await self.save_executions(ExecutionHistory())
+            await self.alert(
+                self._executions_event(
+                    "throttles.history_reset",
+                    Severity.CRITICAL,
+                    f"unreadable repeated-execution history replaced by {by}: {reason}",
+                    by=by,
+                    reason=reason,
+                    raw=stored,
+                )
+            )
+            return None
+        pair = history.find(strategy_id, symbol)
+        if pair is None or pair.latched_at is None:
+            held = ", ".join(f"{p.strategy_id or '-'}/{p.symbol}" for p in history.latched)
+            raise NotLatched(
+                f"strategy {strategy_id or '-'} on {symbol} is not latched "
+                f"(latched: {held or 'none'})"
+            )
+        await self.save_executions(history.without(strategy_id, symbol))
+        await self.alert(
+            self._executions_event(
+                "throttles.repeated_execution_released",
+                Severity.WARNING,
+                f"repeated-execution latch on {strategy_id or '-'}/{symbol} released by {by}: "
+                f"{reason}",
+                strategy_id=strategy_id,
+                symbol=symbol,
+                by=by,
+                reason=reason,
+                latched_at=pair.latched_at.isoformat(),
+                fills=len(pair.fills),
+                trading_state=str(self.state),
+            )
+        )
+        return pair
+
+    @property
+    def executions_key(self) -> str:
+        """Where this account's repeated-execution history lives (a replay has its own)."""
+        return EXECUTIONS_KEY if self.shared else f"{EXECUTIONS_KEY}:{self._key}"
+
+    def _executions_event(
+        self, kind: str, severity: Severity, message: str, **details: object
+    ) -> SystemEvent:
+        return SystemEvent(
+            timestamp=self._clock.now(),
+            event_type=kind,
+            component=EXECUTIONS_COMPONENT,
+            severity=severity,
+            message=message,
+            details=details,
+        )
+
+    async def _run_kill_actions(self) -> None:
+        """Every kill callback runs even if an earlier one fails (a failed cancel must not skip
+        the flatten); each failure is alerted, and the first is raised once all have run."""
+        failures: list[Exception] = []
+        for callback in self._on_kill:
+            try:
+                await callback()
+            except Exception as exc:  # noqa: BLE001 - alerted here, re-raised below
+                failures.append(exc)
+                await self.alert(
+                    SystemEvent(
+                        timestamp=self._clock.now(),
+                        event_type="kill_switch.action_failed",
+                        component="execution.trading_state",
+                        severity=Severity.CRITICAL,
+                        message=f"kill switch action failed: {type(exc).__name__}: {exc}",
+                        details={"action": getattr(callback, "__qualname__", repr(callback))},
+                    )
+                )
+        if failures:
+            raise failures[0]
 
     async def _commit(self, outcome: Outcome, *, force: bool = False) -> None:
         record, events = outcome

@@ -9,6 +9,8 @@ Bars arrive grouped by timestamp (a *slice*, one bar per symbol). For each slice
    hold, skip). Entries and exits wait for the next open; holds and skips are recorded at once.
 
 Every verdict becomes exactly one ``audit.decisions`` row. Nothing here reads the wall clock.
+Orders go through the ``Tools`` port (in-process or over MCP: the same decisions either way);
+only the simulated market (quotes for the paper broker) reaches the order service directly.
 """
 
 from __future__ import annotations
@@ -24,12 +26,7 @@ from typing import Any
 from trading_core.domain.market import Bar, Quote
 from trading_core.domain.order import Side
 from trading_core.domain.signal import Decision, DecisionType, Signal
-from trading_core.execution.order_service import (
-    OrderOutcome,
-    OrderService,
-    OutcomeStatus,
-    round_down,
-)
+from trading_core.execution.order_service import OrderService, round_down
 from trading_core.execution.trading_state import TradingStateService
 from trading_core.instruments import InstrumentRegistry
 from trading_core.marketdata.indicators import IncrementalIndicators
@@ -45,7 +42,14 @@ from trading_core.ports.bus import Bus
 from trading_core.ports.clock import Clock
 from trading_core.ports.metrics import MetricsSink
 from trading_core.ports.store import Store
-from trading_core.risk.pretrade import OrderRequest
+from trading_core.ports.tools import (
+    REASON_MAX_LENGTH,
+    OrderTicket,
+    PlaceResult,
+    PlaceStatus,
+    Tools,
+)
+from trading_core.services.tools_inprocess import InProcessTools
 
 HISTORY_BARS = 250
 DECISION_FLUSH_ROWS = 500
@@ -70,6 +74,14 @@ class _Pending:
     signal: Signal | None
     decided_at: datetime
     size_multiplier: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """An order request that went out through the tools, and what came back."""
+
+    ticket: OrderTicket
+    result: PlaceResult
 
 
 @dataclass(slots=True)
@@ -106,7 +118,12 @@ class Pipeline:
         store: Store,
         bus: Bus,
         metrics: MetricsSink,
+        tools: Tools | None = None,
     ) -> None:
+        """``orders`` only receives the simulated market's quotes; orders go through ``tools``.
+
+        Without ``tools``, in-process tools over ``orders`` with the default approval policy.
+        """
         self._config = config
         self._clock = clock
         self._advance = advance_clock
@@ -114,6 +131,7 @@ class Pipeline:
         self._needs_history = bool(getattr(agent, "needs_history", False))
         self._instruments = instruments
         self._orders = orders
+        self._tools: Tools = tools or InProcessTools.over(orders, store=store, clock=clock)
         self._trading_state = state
         self._ledger = ledger
         self._store = store
@@ -201,11 +219,9 @@ class Pipeline:
             return
         pending = state.pending
         state.pending = None
-        outcome = await self._execute(bar.symbol, pending, quote)
-        self._record_outcome(
-            bar.symbol, pending.verdict, pending.signal, pending.decided_at, outcome
-        )
-        if not isinstance(outcome, str) and outcome.order is not None:
+        sent = await self._execute(bar.symbol, pending, quote)
+        self._record_outcome(bar.symbol, pending.verdict, pending.signal, pending.decided_at, sent)
+        if not isinstance(sent, str) and sent.result.order is not None:
             await self.flush()  # an order was created: its decision is durable at once
 
     async def _at_close(self, bar: Bar) -> None:
@@ -271,13 +287,15 @@ class Pipeline:
             return Verdict(verdict.decision_type, shrunk), said.size_multiplier
         return verdict, 1.0
 
-    async def _execute(self, symbol: str, pending: _Pending, quote: Quote) -> OrderOutcome | str:
+    async def _execute(self, symbol: str, pending: _Pending, quote: Quote) -> _Sent | str:
         verdict = pending.verdict
         instrument = self._instruments.get(symbol)
         portfolio = self._ledger.portfolio
         buy = verdict.decision_type is DecisionType.ENTRY
-        for order in self._orders.open_orders(symbol):
-            await self._orders.cancel(order.order_id)
+        for order in await self._tools.open_orders(symbol):
+            # Only this strategy's own orders: over MCP the account may hold a person's too.
+            if order.strategy_id == self._agent.name:
+                await self._tools.cancel_order(order.order_id)
         if buy:
             budget = (
                 portfolio.equity
@@ -290,7 +308,7 @@ class Pipeline:
         if quantity < instrument.min_quantity:
             return f"not sent: size {quantity} below the minimum {instrument.min_quantity}"
         self._sequence += 1
-        request = OrderRequest(
+        ticket = OrderTicket(
             symbol=symbol,
             side=Side.BUY if buy else Side.SELL,
             quantity=quantity,
@@ -299,23 +317,24 @@ class Pipeline:
             ),
             client_order_id=f"{self._config.run_id[:12]}-{self._sequence}",
             strategy_id=self._agent.name,
-            reason=verdict.reasoning,
+            # The whole reasoning goes to the audit row; the order carries what fits a ticket.
+            reason=_clip(verdict.reasoning, REASON_MAX_LENGTH),
         )
-        outcome = await self._orders.place(request)
-        status = outcome.order.status if outcome.order is not None else outcome.status
+        result = await self._tools.place_order(ticket)
+        status = result.order.status if result.order is not None else result.status
         self.stats.orders[str(status)] += 1
-        self.stats.fills += len(outcome.fills)
+        self.stats.fills += len(result.fills)
         await self._bus.publish(
             "orders",
             {
-                "client_order_id": request.client_order_id,
+                "client_order_id": ticket.client_order_id,
                 "symbol": symbol,
-                "side": request.side,
+                "side": ticket.side,
                 "quantity": str(quantity),
                 "status": str(status),
             },
         )
-        return outcome
+        return _Sent(ticket, result)
 
     def _record_outcome(
         self,
@@ -323,19 +342,24 @@ class Pipeline:
         verdict: Verdict,
         signal: Signal | None,
         decided_at: datetime,
-        outcome: OrderOutcome | str,
+        sent: _Sent | str,
     ) -> None:
-        if isinstance(outcome, str):
-            self._record(symbol, verdict, signal, decided_at, final_action=outcome)
+        if isinstance(sent, str):
+            self._record(symbol, verdict, signal, decided_at, final_action=sent)
             return
-        order = outcome.order
-        risk: dict[str, Any] = (
-            outcome.risk.model_dump(mode="json", exclude={"client_order_id"})
-            if outcome.risk
-            else {}
-        )
-        if order is None:
-            action = f"rejected: {outcome.message}"
+        ticket, result = sent.ticket, sent.result
+        order = result.order
+        if result.status is PlaceStatus.PENDING_APPROVAL:
+            action = (
+                f"{ticket.side} {ticket.quantity} {symbol} limit {ticket.limit_price}"
+                f" -> {result.status} (notional {result.notional})"
+            )
+            verdict = Verdict(
+                DecisionType.APPROVAL,
+                f"{verdict.reasoning}; waits for a person: above the autonomous budget",
+            )
+        elif order is None:
+            action = f"rejected: {result.message}"
         else:
             filled = (
                 f", filled {order.filled_quantity} @ {order.average_fill_price:.8f}"
@@ -346,8 +370,8 @@ class Pipeline:
                 f"{order.side} {order.quantity} {symbol} limit {order.limit_price}"
                 f" -> {order.status}{filled}"
             )
-        if outcome.status is OutcomeStatus.REJECTED:
-            codes = ", ".join(outcome.codes)
+        if result.status is PlaceStatus.REJECTED:
+            codes = ", ".join(v.code for v in result.violations)
             verdict = Verdict(DecisionType.REJECTED, f"{verdict.reasoning}; refused: {codes}")
         self._record(
             symbol,
@@ -355,7 +379,7 @@ class Pipeline:
             signal,
             decided_at,
             final_action=action,
-            risk_check=risk,
+            risk_check=_risk_check(result),
             order_id=order.order_id if order is not None else None,
         )
 
@@ -414,3 +438,28 @@ async def _slices(bars: AsyncIterator[Bar]) -> AsyncIterator[list[Bar]]:
         current.append(bar)
     if current:
         yield current
+
+
+def _risk_check(result: PlaceResult) -> dict[str, Any]:
+    """What the tools said about the request, for the audit row (JSON, stable keys)."""
+    check: dict[str, Any] = {
+        "status": str(result.status),
+        # The guardrails let it through (a request queued for a person passed them too).
+        "approved": result.status is not PlaceStatus.REJECTED,
+        "violations": [v.model_dump(mode="json") for v in result.violations],
+        "notional": None if result.notional is None else str(result.notional),
+        "reference_price": None if result.reference_price is None else str(result.reference_price),
+    }
+    if result.approval_id is not None:
+        check["approval_id"] = result.approval_id
+        check["approval_expires_at"] = result.approval_expires_at
+    if result.duplicate:
+        check["duplicate"] = True
+    if result.message and result.approval_id is None:
+        # A queued request's message only tells a person how to approve it (approval_id above).
+        check["message"] = result.message
+    return check
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

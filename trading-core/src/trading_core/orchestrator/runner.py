@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
@@ -36,10 +37,14 @@ from trading_core.orchestrator.agent_setup import build_agent
 from trading_core.orchestrator.pipeline import Pipeline, PipelineConfig, PipelineStats
 from trading_core.orchestrator.summary import RunSummary, count
 from trading_core.portfolio.ledger import PortfolioLedger
+from trading_core.ports.bus import Bus
 from trading_core.ports.clock import Clock
 from trading_core.ports.market_data import MarketDataSource
 from trading_core.ports.store import Store
+from trading_core.ports.tools import Tools
 from trading_core.risk.risk_config import RiskLimits, load_risk_limits_toml
+from trading_core.services.approvals import ApprovalService
+from trading_core.services.tools_inprocess import InProcessTools
 from trading_core.settings import Settings, SourceKind
 from trading_core.storage.factory import open_store
 
@@ -58,6 +63,47 @@ class RunObserver(Protocol):
 
     def on_fill(self, fill: Fill) -> None:
         """A fill the account applied (each fill once)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunServices:
+    """The services one run wires: what a :data:`ToolsFactory` builds the run's tools on."""
+
+    settings: Settings
+    run_id: str
+    clock: Clock
+    store: Store
+    bus: Bus
+    instruments: InstrumentRegistry
+    symbols: list[str]
+    timeframe: Timeframe
+    currency: str
+    initial_cash: Decimal
+    risk_limits: RiskLimits
+    ledger: PortfolioLedger
+    broker: PaperBroker
+    quotes: QuoteBook
+    state: TradingStateService
+    orders: OrderService
+    approvals: ApprovalService
+    metrics: Metrics
+
+
+ToolsFactory = Callable[[RunServices], AbstractAsyncContextManager[Tools]]
+"""Opens the tools a run places orders through (open for the whole run, closed after it)."""
+
+
+@asynccontextmanager
+async def in_process_tools(services: RunServices) -> AsyncIterator[Tools]:
+    """The default: the run's own trading desk, as the autonomous principal."""
+    yield InProcessTools.over(
+        services.orders,
+        store=services.store,
+        clock=services.clock,
+        approvals=services.approvals,
+        mode=services.settings.mode,
+        policy=services.settings.approvals,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +243,14 @@ async def run(
     start: datetime | None = None,
     end: datetime | None = None,
     observer: RunObserver | None = None,
+    tools: ToolsFactory | None = None,
 ) -> RunSummary:
     """One paper-trading run over the configured source; returns the closing summary.
 
     ``start``/``end`` narrow a replay (see :func:`prepare_source`); ``observer`` sees the bars
     and fills (a backtest builds its report from them). The live loop and the backtest are
-    this same function.
+    this same function. ``tools`` opens what orders go through (default
+    :func:`in_process_tools`; the parity test passes MCP tools over the run's services).
     """
     instruments = InstrumentRegistry.from_file(settings.symbols_file)
     risk_limits = read_risk_limits(settings.config_dir / "risk_limits.toml")
@@ -228,6 +276,7 @@ async def run(
         bus = await open_bus(settings.redis_url, clock)
         metrics = Metrics()
         server = metrics.serve(settings.metrics_port) if settings.metrics_port is not None else None
+        exits = AsyncExitStack()  # the run's tools, closed before the bus and the store
         try:
             ledger = _ledger(Portfolio.start(cash, base_currency=currency), observer)
             broker = PaperBroker(
@@ -245,18 +294,43 @@ async def run(
                 key=STATE_KEY if prepared.realtime else f"{STATE_KEY}:replay:{run_id}",
                 breaker_limits=risk_limits.breakers,
             )
+            quotes = QuoteBook()
             orders = OrderService(
                 broker=broker,
                 store=store,
                 clock=clock,
                 instruments=instruments,
                 ledger=ledger,
-                quotes=QuoteBook(),
+                quotes=quotes,
                 state=state,
                 risk_limits=risk_limits,
                 metrics=metrics,
             )
-            state.on_kill(orders.cancel_all)
+            orders.wire_kill_switch(flatten=settings.kill_switch.flatten == "all")
+            await orders.restore()
+            services = RunServices(
+                settings=settings,
+                run_id=run_id,
+                clock=clock,
+                store=store,
+                bus=bus,
+                instruments=instruments,
+                symbols=symbols,
+                timeframe=prepared.source.timeframe,
+                currency=currency,
+                initial_cash=cash,
+                risk_limits=risk_limits,
+                ledger=ledger,
+                broker=broker,
+                quotes=quotes,
+                state=state,
+                orders=orders,
+                approvals=ApprovalService(
+                    store, clock, ttl=timedelta(seconds=settings.approvals.ttl_seconds)
+                ),
+                metrics=metrics,
+            )
+            run_tools = await exits.enter_async_context((tools or in_process_tools)(services))
             pipeline = Pipeline(
                 config=PipelineConfig(
                     run_id=run_id,
@@ -276,6 +350,7 @@ async def run(
                 store=store,
                 bus=bus,
                 metrics=metrics,
+                tools=run_tools,
             )
             await _event(store, clock, "run_started", f"run {run_id} on {prepared.source.name}")
             on_slice = None
@@ -293,6 +368,7 @@ async def run(
                 run_id, symbols, currency, cash, ledger, pipeline, store.url, bus.url, stopped
             )
         finally:
+            await exits.aclose()
             if server is not None:
                 server.close()
             await prepared.source.close()

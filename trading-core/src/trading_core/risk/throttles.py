@@ -5,19 +5,24 @@ are pure queries, and ``record...`` is a separate call made only when an order a
 fill arrives). A dry run of the pre-trade checks therefore never consumes any budget. Cancels never
 pass through here, so they are never throttled; ``check_order`` lets risk-reducing orders bypass the
 flow throttles (the repeated-execution latch excepted: it means HALTED).
+
+Only the repeated-execution monitor's state outlives a process (:class:`ExecutionHistory`, which
+the order service persists): its latch holds until a person releases it. The other counters start
+empty in a new process.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import deque
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
-from pydantic import NonNegativeInt
+from pydantic import Field, NonNegativeInt
 
-from trading_core.domain.base import ZERO, Frozen, NonNegativeDecimal
+from trading_core.domain.base import ZERO, Frozen, NonNegativeDecimal, UtcDatetime
 from trading_core.domain.fill import Fill
 from trading_core.domain.order import OrderType, Side
 from trading_core.risk import limits
@@ -83,6 +88,10 @@ class SlidingWindow:
 
     def total(self, now: datetime) -> Decimal:
         return sum((amount for at, amount in self._events if at > now - self._length), ZERO)
+
+    def times(self, now: datetime) -> tuple[datetime, ...]:
+        """Timestamps of the events a query at ``now`` counts, oldest first."""
+        return tuple(sorted(at for at, _ in self._events if at > now - self._length))
 
     def add(self, at: datetime, amount: Decimal = Decimal(1)) -> None:
         _require_aware(at)
@@ -156,10 +165,51 @@ class DuplicateDetector:
         self._seen = {d: t for d, t in self._seen.items() if t > horizon}
 
 
+class ExecutionPair(Frozen):
+    """One strategy and symbol as persisted: its recent fills and, when latched, since when."""
+
+    strategy_id: str = ""
+    """Empty for orders without a strategy."""
+    symbol: str = Field(min_length=1)
+    latched_at: UtcDatetime | None = None
+    fills: tuple[UtcDatetime, ...] = ()
+    """Fill times still inside the window when written: a restart does not reset the count."""
+
+
+class ExecutionHistory(Frozen):
+    """What :class:`RepeatedExecutionMonitor` must not forget across a restart (JSON-safe)."""
+
+    version: Literal[1] = 1
+    pairs: tuple[ExecutionPair, ...] = ()
+
+    @property
+    def latched(self) -> tuple[ExecutionPair, ...]:
+        return tuple(p for p in self.pairs if p.latched_at is not None)
+
+    def find(self, strategy_id: str | None, symbol: str) -> ExecutionPair | None:
+        key = _key(strategy_id, symbol)
+        return next((p for p in self.pairs if (p.strategy_id, p.symbol) == key), None)
+
+    def without(self, strategy_id: str | None, symbol: str) -> ExecutionHistory:
+        """The history with the pair forgotten (a person released it)."""
+        key = _key(strategy_id, symbol)
+        kept = tuple(p for p in self.pairs if (p.strategy_id, p.symbol) != key)
+        return self.model_copy(update={"pairs": kept})
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> ExecutionHistory:
+        """Restore a dumped history; raises pydantic ``ValidationError`` if it is corrupt."""
+        return cls.model_validate(dict(data))
+
+
 class RepeatedExecutionMonitor:
     """Fills per strategy and symbol; more than ``max_fills`` in the window latches HALTED.
 
     The latch holds until a person calls :meth:`release`; the window moving on does not clear it.
+    :meth:`history` and :meth:`adopt` carry the latches and the window across a restart.
     """
 
     def __init__(
@@ -168,7 +218,7 @@ class RepeatedExecutionMonitor:
         self.max_fills = max_fills
         self._length = timedelta(seconds=window_seconds)
         self._windows: dict[tuple[str, str], SlidingWindow] = {}
-        self._latched: set[tuple[str, str]] = set()
+        self._latched: dict[tuple[str, str], datetime] = {}
 
     def fills_in_window(self, now: datetime, strategy_id: str | None, symbol: str) -> int:
         window = self._windows.get(_key(strategy_id, symbol))
@@ -188,19 +238,46 @@ class RepeatedExecutionMonitor:
         window = self._windows.setdefault(key, SlidingWindow(self._length))
         window.add(at)
         if key not in self._latched and window.count(at) > self.max_fills:
-            self._latched.add(key)
+            self._latched[key] = at
             return True
         return False
 
     def release(self, strategy_id: str | None, symbol: str) -> None:
         """A person re-enables the pair: the latch and its fill history are cleared."""
         key = _key(strategy_id, symbol)
-        self._latched.discard(key)
+        self._latched.pop(key, None)
         self._windows.pop(key, None)
 
     @property
     def latched(self) -> frozenset[tuple[str, str]]:
         return frozenset(self._latched)
+
+    def history(self, now: datetime) -> ExecutionHistory:
+        """Every latched pair, and the fills a query at ``now`` still counts, to persist."""
+        pairs = []
+        for key in sorted(set(self._windows) | set(self._latched)):
+            window = self._windows.get(key)
+            fills = window.times(now) if window else ()
+            latched_at = self._latched.get(key)
+            if fills or latched_at is not None:
+                pairs.append(
+                    ExecutionPair(
+                        strategy_id=key[0], symbol=key[1], latched_at=latched_at, fills=fills
+                    )
+                )
+        return ExecutionHistory(pairs=tuple(pairs))
+
+    def adopt(self, history: ExecutionHistory) -> None:
+        """Replace what this monitor knows with ``history`` (the persisted truth)."""
+        self._windows, self._latched = {}, {}
+        for pair in history.pairs:
+            key = (pair.strategy_id, pair.symbol)
+            if pair.fills:
+                window = self._windows.setdefault(key, SlidingWindow(self._length))
+                for at in pair.fills:
+                    window.add(at)
+            if pair.latched_at is not None:
+                self._latched[key] = pair.latched_at
 
 
 class DailyOrderCounter:

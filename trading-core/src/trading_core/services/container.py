@@ -142,7 +142,7 @@ async def open_app(settings: Settings, *, channel: str, clock: Clock | None = No
         risk_limits=configured_limits,
         metrics=metrics,
     )
-    state.on_kill(orders.cancel_all)
+    await orders.restore()
     approvals = ApprovalService(store, clock, ttl=timedelta(seconds=settings.approvals.ttl_seconds))
     desk = TradingDesk(
         orders=orders,
@@ -169,6 +169,11 @@ async def open_app(settings: Settings, *, channel: str, clock: Clock | None = No
         approvals=approvals,
         desk=desk,
         metrics=metrics,
+    )
+    # Before a flatten, adopt the fills and quotes other processes saw: the ledger and the quote
+    # book of an idle process are only as fresh as its last refresh.
+    orders.wire_kill_switch(
+        flatten=settings.kill_switch.flatten == "all", prepare=(account.sync, app.sync_quotes)
     )
     await app.refresh()
     return app

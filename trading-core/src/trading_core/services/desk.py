@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from trading_core.domain.approval import Approval, ApprovalKind, ApprovalStatus
-from trading_core.domain.base import Frozen, PositiveDecimal
 from trading_core.domain.errors import OrderNotFoundError, TradingError
-from trading_core.domain.fill import Fill
 from trading_core.domain.order import Order, OrderStatus, OrderType, Side, TimeInForce
 from trading_core.domain.signal import Decision, DecisionType
 from trading_core.execution.order_service import OrderOutcome, OrderService, OutcomeStatus
 from trading_core.ports.clock import Clock
 from trading_core.ports.store import Store
+
+# The messages moved to the Tools port (shared with the orchestrator); re-exported so imports
+# from here keep working.
+from trading_core.ports.tools import OrderTicket as OrderTicket
+from trading_core.ports.tools import PlaceResult as PlaceResult
+from trading_core.ports.tools import PlaceStatus as PlaceStatus
 from trading_core.risk.pretrade import OrderRequest, RiskDecision, Violation
 from trading_core.settings import ApprovalSettings, Mode
 
@@ -36,46 +39,6 @@ class InvalidOrderError(TradingError):
 
 class NoPositionError(TradingError):
     code = "NO_POSITION"
-
-
-class OrderTicket(Frozen):
-    """What a caller asks for (the ``place_order`` arguments)."""
-
-    symbol: str = Field(min_length=1, max_length=32)
-    side: Side
-    quantity: PositiveDecimal
-    order_type: OrderType = OrderType.LIMIT
-    limit_price: PositiveDecimal | None = None
-    stop_price: PositiveDecimal | None = None
-    time_in_force: TimeInForce = TimeInForce.GTC
-    client_order_id: str | None = Field(default=None, min_length=1, max_length=64)
-    strategy_id: str | None = Field(default=None, max_length=64)
-    reason: str | None = Field(default=None, max_length=500)
-
-
-class PlaceStatus(StrEnum):
-    FILLED = "filled"
-    ACCEPTED = "accepted"
-    PENDING_APPROVAL = "pending_approval"
-    REJECTED = "rejected"
-    UNKNOWN = "unknown"
-
-
-class PlaceResult(Frozen):
-    """The outcome of one order request, as callers see it."""
-
-    status: PlaceStatus
-    client_order_id: str
-    symbol: str
-    order: Order | None = None
-    fills: list[Fill] = Field(default_factory=list)
-    violations: list[Violation] = Field(default_factory=list)
-    approval_id: str | None = None
-    approval_expires_at: str | None = None
-    duplicate: bool = False
-    notional: Decimal | None = None
-    reference_price: Decimal | None = None
-    message: str = ""
 
 
 def new_client_order_id() -> str:
@@ -121,11 +84,17 @@ class TradingDesk:
         """Dry run of every guardrail and the trading state; nothing is sent or stored."""
         return self._orders.check(self.request_of(ticket))
 
-    async def place(self, ticket: OrderTicket, *, by: Principal) -> PlaceResult:
+    async def place(self, ticket: OrderTicket, *, by: Principal, audit: bool = True) -> PlaceResult:
+        """Place ``ticket`` for ``by``: every guardrail runs; the policy may queue it for a person.
+
+        ``audit=False`` leaves the ``audit.decisions`` row to the caller: the orchestrator's
+        in-process tools record each decision once, with its signal and reasoning (the MCP
+        tools never pass it: a server audits every request it serves).
+        """
         try:
             request = self.request_of(ticket)
         except InvalidOrderError as exc:
-            return await self._refuse_malformed(ticket, by, exc)
+            return await self._refuse_malformed(ticket, by, exc, audit=audit)
         existing = await self._store.get_order_by_client_id(request.client_order_id)
         if existing is not None:
             return _result(
@@ -157,10 +126,12 @@ class TradingDesk:
                 summary=_summary(request, decision),
                 by=by,
             )
-            await self._audit(request, by, DecisionType.APPROVAL, decision, None, approval)
+            if audit:
+                await self._audit(request, by, DecisionType.APPROVAL, decision, None, approval)
             return _pending_result(request, approval, duplicate=False, decision=decision)
         outcome = await self._orders.place(request)
-        await self._audit(request, by, _decision_type(outcome), outcome.risk, outcome, None)
+        if audit:
+            await self._audit(request, by, _decision_type(outcome), outcome.risk, outcome, None)
         return _result(request, outcome, dup=outcome.duplicate)
 
     async def close_position(self, symbol: str, *, by: Principal, quantity: Decimal) -> PlaceResult:
@@ -192,24 +163,25 @@ class TradingDesk:
         return await self._orders.cancel(order_id)
 
     async def _refuse_malformed(
-        self, ticket: OrderTicket, by: Principal, exc: InvalidOrderError
+        self, ticket: OrderTicket, by: Principal, exc: InvalidOrderError, *, audit: bool
     ) -> PlaceResult:
         """A ticket that is not an order (a limit without a price): refused and audited."""
         said = ticket.reason or "no reason given"
-        await self._store.record_decisions(
-            [
-                Decision(
-                    timestamp=self._clock.now(),
-                    decision_type=DecisionType.REJECTED,
-                    symbol=ticket.symbol,
-                    risk_check={"code": exc.code, "message": exc.message},
-                    final_action=f"{ticket.side} {ticket.quantity} {ticket.symbol} -> rejected "
-                    f"({exc.code})",
-                    reasoning=f"{by.name} via {self._channel}: {said}",
-                    principal=by.name,
-                )
-            ]
-        )
+        if audit:
+            await self._store.record_decisions(
+                [
+                    Decision(
+                        timestamp=self._clock.now(),
+                        decision_type=DecisionType.REJECTED,
+                        symbol=ticket.symbol,
+                        risk_check={"code": exc.code, "message": exc.message},
+                        final_action=f"{ticket.side} {ticket.quantity} {ticket.symbol} -> "
+                        f"rejected ({exc.code})",
+                        reasoning=f"{by.name} via {self._channel}: {said}",
+                        principal=by.name,
+                    )
+                ]
+            )
         return PlaceResult(
             status=PlaceStatus.REJECTED,
             client_order_id=ticket.client_order_id or "",
