@@ -135,3 +135,45 @@ def test_ctrl_c_stops_after_the_current_bar_with_every_decision_saved(tmp_path: 
     assert 0 < bars < 2_000_000
     db = f"sqlite:///{tmp_path / 'data' / 'trading.db'}"
     assert asyncio.run(_decision_count(db)) == bars
+
+
+async def _run_events(db_url: str) -> list[str]:
+    store = await open_store(db_url)
+    try:
+        return [f"{e.event_type}: {e.message}" for e in await store.list_events()]
+    finally:
+        await store.close()
+
+
+def test_a_paced_replay_plays_at_its_speed_and_a_stop_cancels_open_orders(
+    tmp_path: Path, market: Path
+) -> None:
+    env = {**os.environ, "TRADING_CONFIG_DIR": str(REPO / "config")}
+    data = str(market / "ETH_BTC-5m.feather")
+    # 3000x: a 5-minute bar every 0.1 s of wall time (unpaced, a replay runs > 500 bars/s).
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trading_core.cli", "run", "--data", data, "--speed", "3000"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        for _ in range(3):  # progress lines come once a second
+            assert "bars" in process.stderr.readline()
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode == 0, stderr
+    assert "(stopped early)" in stdout
+    bars = int(stdout.split("bars processed :")[1].split()[0])
+    assert 10 <= bars <= 80, f"{bars} bars in about 3 s at 10 bars/s"
+    events = asyncio.run(_run_events(f"sqlite:///{tmp_path / 'data' / 'trading.db'}"))
+    stopped = [e for e in events if e.startswith("run_stopped")]
+    assert len(stopped) == 1
+    assert "open order(s) cancelled" in stopped[0]

@@ -142,6 +142,10 @@ def run(
         int | None, typer.Option(help="Serve Prometheus metrics on this port.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    speed: Annotated[
+        float | None,
+        typer.Option(help="Replay pacing: 1 = wall-clock, 60 = sixty times faster."),
+    ] = None,
 ) -> None:
     """Run the paper-trading pipeline over market data and audit every decision."""
     if data and source is None:
@@ -157,6 +161,7 @@ def run(
             data_dir=data_dir,
             seed=seed,
             metrics_port=metrics_port,
+            speed=speed,
         )
         summary = asyncio.run(_run_until_interrupted(settings, None if quiet else _Progress()))
     except TradingError as exc:

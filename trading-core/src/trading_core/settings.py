@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     data: list[Path] = Field(default_factory=list)
     symbols: list[str] = Field(default_factory=list)
     max_bars: int | None = Field(default=None, gt=0)
+    speed: float | None = Field(default=None, gt=0)
+    """Replay pacing: 1 plays bars at wall-clock speed, 60 sixty times faster; None: no waiting."""
+    on_stop: Literal["cancel", "keep"] = "cancel"
+    """Open orders when a run is stopped early (Ctrl-C, SIGTERM): cancel them, or leave them."""
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     initial_cash: dict[str, Decimal] = Field(
         default_factory=lambda: {"USD": Decimal(100_000), "BTC": Decimal(10)}

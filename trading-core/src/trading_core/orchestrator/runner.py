@@ -34,6 +34,7 @@ from trading_core.marketdata.loaders import load_bars_frame
 from trading_core.marketdata.replay import ReplaySource
 from trading_core.marketdata.synthetic import SyntheticSource
 from trading_core.orchestrator.agent_setup import build_agent
+from trading_core.orchestrator.pacing import paced
 from trading_core.orchestrator.pipeline import Pipeline, PipelineConfig, PipelineStats
 from trading_core.orchestrator.summary import RunSummary, count
 from trading_core.portfolio.ledger import PortfolioLedger
@@ -360,9 +361,12 @@ async def run(
                 def on_slice(stats: PipelineStats, at: datetime) -> None:
                     progress(stats, at, total)
 
-            stopped = await pipeline.run(
-                _observed(prepared.source.bars(), observer), stop=stop, on_slice=on_slice
-            )
+            bars = _observed(prepared.source.bars(), observer)
+            if settings.speed is not None and not prepared.realtime:
+                bars = paced(bars, speed=settings.speed, wall=SystemClock(), sleep=asyncio.sleep)
+            stopped = await pipeline.run(bars, stop=stop, on_slice=on_slice)
+            if stopped:
+                await _on_stop(settings, orders, store, clock, run_id)
             await _event(store, clock, "run_finished", f"run {run_id}: {pipeline.stats.bars} bars")
             return _summary(
                 run_id, symbols, currency, cash, ledger, pipeline, store.url, bus.url, stopped
@@ -375,6 +379,18 @@ async def run(
             await bus.close()
     finally:
         await store.close()
+
+
+async def _on_stop(
+    settings: Settings, orders: OrderService, store: Store, clock: Clock, run_id: str
+) -> None:
+    """A run stopped early: its open orders are cancelled (or kept, if so configured)."""
+    if settings.on_stop == "cancel":
+        cancelled = await orders.cancel_all()
+        message = f"run {run_id} stopped early: {len(cancelled)} open order(s) cancelled"
+    else:
+        message = f"run {run_id} stopped early: {len(orders.open_orders())} open order(s) kept"
+    await _event(store, clock, "run_stopped", message)
 
 
 class _ObservedLedger(PortfolioLedger):
