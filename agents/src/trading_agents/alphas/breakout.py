@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from trading_agents.alphas._maths import clip
+from trading_agents.alphas._indicators import average_true_range
+from trading_agents.alphas._maths import array_mean, clip
 from trading_agents.series import BarSeries
-from trading_core.marketdata.indicators import atr
 
 CHANNEL = 20
 """Previous bars whose highest high / lowest low form the channel."""
@@ -51,12 +51,12 @@ def breakout(
         direction, distance = -1.0, bottom - close
     else:
         return 0.0
-    average_range = float(atr(series.high, series.low, series.close, atr_period)[-1])
+    average_range = float(average_true_range(series, atr_period)[-1])
     if math.isnan(average_range):
         return None
     reach = distance / average_range if average_range > 0 else 1.0
     strength = 0.5 + 0.5 * clip(reach, 0.0, 1.0)
-    usual_volume = float(np.mean(series.volume[-channel - 1 : -1]))
+    usual_volume = array_mean(series.volume[-channel - 1 : -1])
     if not usual_volume > 0:
         return 0.0
     confirmation = clip(float(series.volume[-1]) / usual_volume / volume_full, 0.0, 1.0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trading_agents.alphas._maths import clip, log_ratio_score, mean
+from trading_agents.alphas._maths import array_mean, array_median, clip, log_ratio_score, mean
 from trading_agents.series import BarSeries
 
 PERIOD = 20
@@ -33,7 +33,7 @@ def volume_ratio(series: BarSeries, *, period: int = PERIOD) -> float | None:
     """
     if len(series) < period + 1:
         return None
-    usual = float(np.mean(series.volume[-period - 1 : -1]))
+    usual = array_mean(series.volume[-period - 1 : -1])
     return float(series.volume[-1]) / usual if usual > 0 else None
 
 
@@ -42,8 +42,9 @@ def range_spread_ratio(series: BarSeries, *, period: int = PERIOD) -> float | No
     bars before it; None with too few bars or a zero median (bars without a range)."""
     if len(series) < period + 1:
         return None
-    proxy = (series.high - series.low) / series.close
-    usual = float(np.median(proxy[-period - 1 : -1]))
+    recent = slice(-period - 1, None)
+    proxy = (series.high[recent] - series.low[recent]) / series.close[recent]
+    usual = array_median(proxy[:-1])
     return float(proxy[-1]) / usual if usual > 0 else None
 
 

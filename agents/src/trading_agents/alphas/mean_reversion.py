@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
+from trading_agents.alphas._indicators import band_now, rsi_now
 from trading_agents.alphas._maths import clip
 from trading_agents.series import BarSeries
-from trading_core.marketdata.indicators import bollinger, rsi
 
 BAND_WIDTH = 2.0
 """Standard deviations to the Bollinger band: |z| = 2 at the band scores the z term in full."""
@@ -41,15 +41,17 @@ def mean_reversion(
     """
     if len(series) < mean_reversion_min_bars(band_period, rsi_period):
         return None
-    upper, middle, _ = bollinger(series.close, band_period, width=1.0)
-    sigma, close = float(upper[-1] - middle[-1]), float(series.close[-1])
+    middle, deviation = band_now(series, band_period)
+    # sigma as the upper band of bollinger(width=1) minus its middle (it may differ from the
+    # deviation in the last bit).
+    sigma, close = (middle + 1.0 * deviation) - middle, float(series.close[-1])
     # A deviation at rounding-error level is a flat window, not a stretched price.
     flat = sigma <= close * FLAT_TOLERANCE
-    z_term = 0.0 if flat else clip(-(close - float(middle[-1])) / sigma / BAND_WIDTH)
-    rsi_now = float(rsi(series.close, rsi_period)[-1])
-    if math.isnan(rsi_now):
+    z_term = 0.0 if flat else clip(-(close - middle) / sigma / BAND_WIDTH)
+    rsi_value = rsi_now(series, rsi_period)
+    if math.isnan(rsi_value):
         return None
-    return (z_term + rsi_extreme(rsi_now)) / 2.0
+    return (z_term + rsi_extreme(rsi_value)) / 2.0
 
 
 def rsi_extreme(value: float) -> float:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from trading_agents.alphas._maths import clip
+from trading_agents.alphas._indicators import adx_now, directional_indexes
+from trading_agents.alphas._maths import clip, wilder
 from trading_agents.series import BarSeries
-from trading_core.marketdata.indicators import FloatArray, atr, wilder
+from trading_core.marketdata.indicators import FloatArray
 
 ADX_FLOOR = 20.0
 """ADX below this: no trend worth following (score 0)."""
@@ -35,14 +34,7 @@ def directional_indicators(
     Computed here in one pass because the indicators module returns ADX alone; DI is 0 when
     ATR is 0 and DX is 0 when both DI are 0.
     """
-    up = np.diff(series.high, prepend=np.nan)
-    down = -np.diff(series.low, prepend=np.nan)
-    plus_dm = np.where((up > down) & (up > 0), up, 0.0)
-    minus_dm = np.where((down > up) & (down > 0), down, 0.0)
-    average_range = atr(series.high, series.low, series.close, period)
-    plus_di = _ratio(100.0 * wilder(plus_dm, period, start=1), average_range)
-    minus_di = _ratio(100.0 * wilder(minus_dm, period, start=1), average_range)
-    dx = _ratio(100.0 * np.abs(plus_di - minus_di), plus_di + minus_di)
+    plus_di, minus_di, dx = directional_indexes(series, period)
     return wilder(dx, period, start=period), plus_di, minus_di
 
 
@@ -67,23 +59,14 @@ def momentum(
     """
     if len(series) < momentum_min_bars(period):
         return None
-    adx_values, plus_di, minus_di = directional_indicators(series, period)
-    adx_now = float(adx_values[-1])
-    if math.isnan(adx_now):
+    # Only the last ADX is needed: its smoothing is not kept (directional_indicators has it).
+    adx_value = adx_now(series, period)
+    if math.isnan(adx_value):
         return None
-    strength = clip((adx_now - adx_floor) / (adx_full - adx_floor), 0.0, 1.0)
+    strength = clip((adx_value - adx_floor) / (adx_full - adx_floor), 0.0, 1.0)
     if strength == 0.0:
         return 0.0
+    plus_di, minus_di, _ = directional_indexes(series, period)
     plus, minus = float(plus_di[-1]), float(minus_di[-1])
     spread = (plus - minus) / max(plus + minus, DI_MIN_SUM)
     return strength * clip(spread / DI_FULL_SPREAD)
-
-
-def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
-    """numerator / denominator; 0 where the denominator is 0, NaN where either is NaN."""
-    out = np.full(len(numerator), np.nan)
-    defined = ~np.isnan(denominator) & ~np.isnan(numerator)
-    nonzero = defined & (denominator != 0)
-    out[nonzero] = numerator[nonzero] / denominator[nonzero]
-    out[defined & (denominator == 0)] = 0.0
-    return out

@@ -30,9 +30,10 @@ from enum import StrEnum
 
 import numpy as np
 
-from trading_agents.alphas._maths import clip
+from trading_agents.alphas._indicators import average_true_range
+from trading_agents.alphas._maths import array_mean, clip
 from trading_agents.series import BarSeries
-from trading_core.marketdata.indicators import FloatArray, atr
+from trading_core.marketdata.indicators import FloatArray
 
 IMPULSE_BARS = 3
 IMPULSE_ATR = 2.0
@@ -100,7 +101,7 @@ def find_order_blocks(
     last = len(series) - 1
     if last < order_block_min_bars(atr_period) - 1:
         return []
-    ranges = atr(series.high, series.low, series.close, atr_period)
+    ranges = average_true_range(series, atr_period)
     blocks: list[OrderBlock] = []
     for index in _candidates(series, ranges, atr_period, impulse_bars, impulse_atr, lookback):
         block = _block_at(series, index, float(ranges[index]), impulse_bars, impulse_atr)
@@ -124,12 +125,18 @@ def _candidates(
     index = np.arange(max(atr_period, last - lookback), last)
     if len(index) == 0:
         return []
-    ahead = np.concatenate((series.close[1:], np.full(impulse_bars - 1, np.nan)))
-    window = np.lib.stride_tricks.sliding_window_view(ahead, impulse_bars)[index]
+    # The highest and lowest of the next impulse_bars closes of each candidate (those that
+    # exist: the next one always does), as nanmax / nanmin of those closes would pick them.
+    count = len(index)
+    ahead = np.concatenate((series.close[index[0] + 1 :], np.full(impulse_bars - 1, np.nan)))
+    highest = lowest = ahead[:count]
+    for step in range(1, impulse_bars):
+        highest = np.fmax(highest, ahead[step : step + count])
+        lowest = np.fmin(lowest, ahead[step : step + count])
     close, open_, threshold = series.close[index], series.open[index], impulse_atr * ranges[index]
     usable = ranges[index] > 0
-    bullish = usable & (close < open_) & (np.nanmax(window, axis=1) - close >= threshold)
-    bearish = usable & (close > open_) & (close - np.nanmin(window, axis=1) >= threshold)
+    bullish = usable & (close < open_) & (highest - close >= threshold)
+    bearish = usable & (close > open_) & (close - lowest >= threshold)
     return [int(i) for i in index[bullish | bearish]]
 
 
@@ -163,7 +170,7 @@ def order_block(
     if not blocks:
         return None
     close = float(series.close[-1])
-    last_range = float(atr(series.high, series.low, series.close, atr_period)[-1])
+    last_range = float(average_true_range(series, atr_period)[-1])
     best = 0.0
     for block in blocks:
         if not block.untested_at(last - 1):
@@ -222,10 +229,10 @@ def _run_end(series: BarSeries, index: int, impulse_bars: int, sign: float) -> i
 
 def _impulse_volume_ratio(volume: FloatArray, index: int, end: int) -> float | None:
     before = volume[max(0, index + 1 - VOLUME_PERIOD) : index + 1]
-    usual = float(np.mean(before))
+    usual = array_mean(before)
     if not usual > 0:
         return None
-    return float(np.mean(volume[index + 1 : end + 1])) / usual
+    return array_mean(volume[index + 1 : end + 1]) / usual
 
 
 def _first_test(

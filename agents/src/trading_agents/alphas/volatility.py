@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from trading_agents.alphas._maths import log_ratio_score, mean
+from trading_agents.alphas._indicators import average_true_range, band_widths
+from trading_agents.alphas._maths import array_median, log_ratio_score, mean
 from trading_agents.series import BarSeries
-from trading_core.marketdata.indicators import FloatArray, atr, bollinger
+from trading_core.marketdata.indicators import FloatArray
 
 HISTORY = 50
 """Recent values (the current one included) whose median is "usual"."""
@@ -27,8 +26,8 @@ def atr_ratio(series: BarSeries, *, atr_period: int = 14, history: int = HISTORY
     """
     if len(series) < atr_period + history:
         return None
-    relative = atr(series.high, series.low, series.close, atr_period) / series.close
-    return _ratio_to_median(relative[-history:])
+    relative = average_true_range(series, atr_period)[-history:] / series.close[-history:]
+    return _ratio_to_median(relative)
 
 
 def band_width_ratio(
@@ -38,8 +37,7 @@ def band_width_ratio(
     of the last ``history`` values; None with too few bars or a zero median."""
     if len(series) < band_period - 1 + history:
         return None
-    upper, middle, lower = bollinger(series.close, band_period)
-    return _ratio_to_median(((upper - lower) / middle)[-history:])
+    return _ratio_to_median(band_widths(series, band_period, history))
 
 
 def volatility(
@@ -72,7 +70,7 @@ def volatility(
 
 
 def _ratio_to_median(values: FloatArray) -> float | None:
-    median = float(np.median(values))
+    median = array_median(values)
     if not median > 0:  # zero: flat history; NaN: not warm (the caller checked the length)
         return None
     return float(values[-1]) / median

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 import numpy as np
 
 from trading_core.domain.base import Frozen
 from trading_core.domain.errors import DataError
 from trading_core.domain.market import Bar
-from trading_core.marketdata.indicators import ADX_PERIOD, FloatArray, adx, atr, bollinger
+from trading_core.marketdata import indicators
+from trading_core.marketdata.indicators import (
+    ADX_PERIOD,
+    ATR_PERIOD,
+    BOLLINGER_PERIOD,
+    BOLLINGER_WIDTH,
+    FloatArray,
+    bollinger,
+    true_range,
+)
 
 MIN_BARS = 60
 """Fewer bars than this raise ``DataError``: ADX needs 27 to start and the fit 50."""
@@ -82,36 +94,42 @@ def classify_regime(bars: Sequence[Bar]) -> RegimeReading:
     |trend_slope| below ``TREND_SLOPE`` (certain at 0). Raises ``DataError`` for fewer than
     ``MIN_BARS`` bars and ``ValueError`` for bars of several symbols.
     """
-    if len({bar.symbol for bar in bars}) > 1:
-        raise ValueError("classify_regime needs the bars of one symbol")
-    if len(bars) < MIN_BARS:
-        raise DataError(f"a market regime needs at least {MIN_BARS} bars, got {len(bars)}")
-    used = bars[-LOOKBACK_BARS:]
-    high = np.array([float(bar.high) for bar in used])
-    low = np.array([float(bar.low) for bar in used])
-    close = np.array([float(bar.close) for bar in used])
-    inputs = _inputs(high, low, close)
+    window = _window_of(bars)
+    inputs = _inputs(window)
     regime, confidence = _decide(inputs)
-    return RegimeReading(regime=regime, confidence=confidence, inputs=inputs, bars_used=len(used))
+    return RegimeReading(
+        regime=regime, confidence=confidence, inputs=inputs, bars_used=len(window.close)
+    )
 
 
-def _inputs(high: FloatArray, low: FloatArray, close: FloatArray) -> dict[str, float | None]:
-    atr_pct = _defined(atr(high, low, close) / close)[-VOLATILITY_HISTORY:]
-    upper, middle, lower = bollinger(close)
-    bb_width = _defined((upper - lower) / middle)[-VOLATILITY_HISTORY:]
+def _inputs(window: _Window) -> dict[str, float | None]:
+    close = window.close
+    ranges = _wilder(window.true_range, ATR_PERIOD, start=1)  # indicators.atr
+    atr_pct = _defined(ranges / close)[-VOLATILITY_HISTORY:]
+    bb_width = _defined(window.band_width)[-VOLATILITY_HISTORY:]
     current = float(atr_pct[-1])
     log_slope, r2 = _log_fit(close[-TREND_WINDOW:])
     return {
-        f"adx_{ADX_PERIOD}": float(adx(high, low, close)[-1]),
+        f"adx_{ADX_PERIOD}": _adx_now(window, ranges),
         "atr_pct": current,
         "atr_percentile": _percentile_rank(atr_pct),
-        "atr_ratio": _ratio(current, float(np.median(atr_pct))),
+        "atr_ratio": _ratio(current, _median(atr_pct)),
         "bb_width": float(bb_width[-1]),
-        "bb_width_ratio": _ratio(float(bb_width[-1]), float(np.median(bb_width))),
+        "bb_width_ratio": _ratio(float(bb_width[-1]), _median(bb_width)),
         "log_slope": log_slope,
         "trend_slope": _ratio(log_slope, current),
         "trend_r2": r2,
     }
+
+
+def _adx_now(window: _Window, ranges: FloatArray) -> float:
+    """``indicators.adx(high, low, close)[-1]``, from the window's DM and the ATR ``ranges``."""
+    n = ADX_PERIOD
+    average_range = ranges if n == ATR_PERIOD else _wilder(window.true_range, n, start=1)
+    plus_di = _array_ratio(100.0 * _wilder(window.plus_dm, n, start=1), average_range, 0.0)
+    minus_di = _array_ratio(100.0 * _wilder(window.minus_dm, n, start=1), average_range, 0.0)
+    dx = _array_ratio(100.0 * np.abs(plus_di - minus_di), plus_di + minus_di, 0.0)
+    return _wilder_last(dx, n, start=n)
 
 
 def _decide(inputs: dict[str, float | None]) -> tuple[MarketRegime, float]:
@@ -148,13 +166,28 @@ def _decide(inputs: dict[str, float | None]) -> tuple[MarketRegime, float]:
 def _log_fit(close: FloatArray) -> tuple[float, float | None]:
     """Least-squares slope of ln(close) per bar, and R squared (None for a flat series)."""
     y = np.log(close)
-    if np.ptp(y) == 0:  # tested exactly: the mean of equal floats can be off in the last bit
+    # np.ptp: tested exactly, as the mean of equal floats can be off in the last bit.
+    if np.maximum.reduce(y) - np.minimum.reduce(y) == 0:
         return 0.0, None
-    x = np.arange(len(y), dtype=np.float64)
-    slope, intercept = np.polyfit(x, y, 1)
-    total = float(np.sum((y - y.mean()) ** 2))
-    residual = float(np.sum((y - (slope * x + intercept)) ** 2))
+    x, design, scale, rcond = _line_design(len(y))
+    # np.polyfit(x, y, 1), without rebuilding its scaled design matrix (the same every time).
+    slope, intercept = np.linalg.lstsq(design, y, rcond)[0] / scale
+    total = float(np.add.reduce((y - _mean(y)) ** 2))
+    residual = float(np.add.reduce((y - (slope * x + intercept)) ** 2))
     return float(slope), 1.0 - residual / total
+
+
+@cache
+def _line_design(length: int) -> tuple[FloatArray, FloatArray, FloatArray, float]:
+    """x = 0..length-1, and as np.polyfit builds them for a line: the Vandermonde matrix of x
+    with columns scaled to unit norm, the scales, and rcond."""
+    x = np.arange(length, dtype=np.float64)
+    design = np.vander(x, 2)
+    scale = np.sqrt((design * design).sum(axis=0))
+    design /= scale
+    for array in (x, design, scale):
+        array.flags.writeable = False
+    return x, design, scale, length * float(np.finfo(np.float64).eps)
 
 
 def _percentile_rank(history: FloatArray) -> float:
@@ -186,3 +219,233 @@ def _margin(value: float, threshold: float, full: float) -> float:
 
 def _confidence(margin: float) -> float:
     return round(0.5 + 0.5 * margin, 4)
+
+
+# ---- the window of bars, measured once -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Window:
+    """The bars a reading uses, as columns, with the inputs that depend on a few bars only.
+
+    ``true_range`` (NaN at 0), ``plus_dm`` / ``minus_dm`` (0 at 0) and ``band_width`` (the
+    Bollinger width (upper - lower) / middle, NaN before bar ``BOLLINGER_PERIOD - 1``) are
+    what ``indicators.true_range``, ``adx`` and ``bollinger`` compute over these bars. Only
+    the Wilder smoothings depend on where the window starts: ``_inputs`` computes them.
+    """
+
+    bars: tuple[Bar, ...]
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    true_range: FloatArray
+    plus_dm: FloatArray
+    minus_dm: FloatArray
+    band_width: FloatArray
+
+    def __post_init__(self) -> None:
+        # Remembered and reused on the next bar: nothing may change them.
+        columns = (self.high, self.low, self.close, self.true_range, self.plus_dm, self.minus_dm)
+        for column in (*columns, self.band_width):
+            column.flags.writeable = False
+
+
+_MEMO_SYMBOLS = 64
+_windows: dict[str, _Window] = {}
+"""The last window of each symbol (the most recently used last)."""
+
+
+def _window_of(bars: Sequence[Bar]) -> _Window:
+    """The window of the last ``LOOKBACK_BARS`` of ``bars``, checked as ``classify_regime`` says.
+
+    A pipeline classifies each symbol on every bar with the previous tuple plus the new bar
+    (minus the oldest once full). The last window of each symbol is kept, for tuples (the
+    same object always holds the same bars): when all but the newest bar are, one by one,
+    the same objects as the end of its bars, only the newest bar is converted and measured.
+    """
+    memo = isinstance(bars, tuple) and 0 < len(bars) <= LOOKBACK_BARS
+    remembered = _windows.get(bars[-1].symbol) if memo else None
+    if remembered is not None and remembered.bars is bars:
+        return remembered
+    window = _extended(remembered, bars) if remembered is not None else None
+    if window is None:
+        if len({bar.symbol for bar in bars}) > 1:
+            raise ValueError("classify_regime needs the bars of one symbol")
+        if len(bars) < MIN_BARS:
+            raise DataError(f"a market regime needs at least {MIN_BARS} bars, got {len(bars)}")
+        window = _measured(tuple(bars[-LOOKBACK_BARS:]))
+    if memo:
+        symbol = window.bars[-1].symbol
+        _windows.pop(symbol, None)
+        if len(_windows) >= _MEMO_SYMBOLS:
+            del _windows[next(iter(_windows))]
+        _windows[symbol] = window
+    return window
+
+
+def _measured(bars: tuple[Bar, ...]) -> _Window:
+    high = np.array([float(bar.high) for bar in bars])
+    low = np.array([float(bar.low) for bar in bars])
+    close = np.array([float(bar.close) for bar in bars])
+    up = np.diff(high, prepend=np.nan)
+    down = -np.diff(low, prepend=np.nan)
+    upper, middle, lower = bollinger(close)
+    return _Window(
+        bars=bars,
+        high=high,
+        low=low,
+        close=close,
+        true_range=true_range(high, low, close),
+        plus_dm=np.where((up > down) & (up > 0), up, 0.0),
+        minus_dm=np.where((down > up) & (down > 0), down, 0.0),
+        band_width=(upper - lower) / middle,
+    )
+
+
+def _extended(window: _Window, bars: Sequence[Bar]) -> _Window | None:
+    """The window of ``bars`` built on ``window`` if ``bars[:-1]`` ends its bars; else None.
+
+    Those bars pass the checks: they are one symbol's (``window`` is remembered under the
+    newest bar's symbol, and its bars passed), and at least as many as ``window``'s. The
+    newest bar's measures are computed from the bars they depend on, by the same operations
+    as ``_measured`` on the whole window (so to the same floats); the first values are reset
+    to what they are at the start of any window.
+    """
+    bars = tuple(bars)
+    dropped = len(window.bars) - (len(bars) - 1)
+    if dropped not in (0, 1) or not all(map(operator.is_, bars[:-1], window.bars[dropped:])):
+        return None
+    newest = bars[-1]
+    high, low, close = float(newest.high), float(newest.low), float(newest.close)
+    previous_high, previous_low = float(window.high[-1]), float(window.low[-1])
+    previous_close = float(window.close[-1])
+    # indicators.true_range, and adx's up = diff(high), down = -diff(low) and DM.
+    ranges = max(high - low, abs(high - previous_close), abs(low - previous_close))
+    up, down = high - previous_high, -(low - previous_low)
+    plus = up if up > down and up > 0 else 0.0
+    minus = down if down > up and down > 0 else 0.0
+    closes = _appended(window.close, dropped, close, 0, 0.0)
+    # bollinger's last window: the mean and deviation of its closes, reduced on their own.
+    last = closes[-BOLLINGER_PERIOD:]
+    middle, deviation = _mean(last), float(last.std())
+    upper, lower = middle + BOLLINGER_WIDTH * deviation, middle - BOLLINGER_WIDTH * deviation
+    return _Window(
+        bars=bars,
+        high=_appended(window.high, dropped, high, 0, 0.0),
+        low=_appended(window.low, dropped, low, 0, 0.0),
+        close=closes,
+        true_range=_appended(window.true_range, dropped, ranges, 1, math.nan),
+        plus_dm=_appended(window.plus_dm, dropped, plus, 1, 0.0),
+        minus_dm=_appended(window.minus_dm, dropped, minus, 1, 0.0),
+        band_width=_appended(
+            window.band_width, dropped, (upper - lower) / middle, BOLLINGER_PERIOD - 1, math.nan
+        ),
+    )
+
+
+def _appended(
+    column: FloatArray, dropped: int, value: float, leading: int, start: float
+) -> FloatArray:
+    """``column`` without its first ``dropped`` values, ``value`` appended, and its first
+    ``leading`` values set to ``start`` (what a window has before its first bar)."""
+    out = np.empty(len(column) - dropped + 1)
+    out[:-1] = column[dropped:]
+    out[-1] = value
+    out[:leading] = start
+    return out
+
+
+# ---- numpy's and pandas' arithmetic, without their per-call overhead --------------------------
+
+
+def _mean(values: FloatArray) -> float:
+    """``float(values.mean())`` of a 1-d array: the same reduction, divided by the count."""
+    return float(np.add.reduce(values)) / len(values)
+
+
+def _median(values: FloatArray) -> float:
+    """``float(np.median(values))`` of a 1-d array: the same partition, the same mean of the
+    middle value(s), NaN when there is a NaN."""
+    size = len(values)
+    half = size // 2
+    middle = slice(half - 1, half + 1) if size % 2 == 0 else slice(half, half + 1)
+    part = np.partition(values, [middle.start, middle.stop - 1, -1])
+    if np.isnan(part[-1]):
+        return math.nan
+    return _mean(part[middle])
+
+
+def _array_ratio(numerator: FloatArray, denominator: FloatArray, when_zero: float) -> FloatArray:
+    """numerator / denominator, ``when_zero`` where the denominator is 0 and NaN where it is
+    NaN, as in indicators (whose masks cost more than dividing everywhere but at 0)."""
+    out = np.full(len(numerator), when_zero)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)  # x / NaN is NaN
+    return out
+
+
+def _wilder(values: FloatArray, n: int, *, start: int = 0) -> FloatArray:
+    """``indicators.wilder(values, n, start=start)``, bit for bit, at a fraction of its cost.
+
+    The indicators module runs the recursion through pandas (``ewm(adjust=False).mean()``),
+    whose set-up costs far more than the few hundred steps of a window; ``_recursion``
+    repeats pandas' arithmetic operation for operation. Inputs with a NaN (pandas then
+    carries a decayed weight across it) are left to the indicators module.
+    """
+    out = np.full(len(values), np.nan)
+    first = start + n - 1
+    if len(values) <= first:
+        return out
+    seed = _mean(values[start : start + n])
+    smoothed = _recursion(seed, values[start + n :].tolist(), n, keep_all=True)
+    if math.isnan(smoothed[-1]):  # a NaN input makes every later value NaN: see _recursion
+        return indicators.wilder(values, n, start=start)
+    out[first:] = smoothed
+    return out
+
+
+def _wilder_last(values: FloatArray, n: int, *, start: int = 0) -> float:
+    """The last value of ``_wilder(values, n, start=start)`` (NaN while not warm)."""
+    if len(values) <= start + n - 1:
+        return math.nan
+    seed = _mean(values[start : start + n])
+    last = _recursion(seed, values[start + n :].tolist(), n, keep_all=False)[-1]
+    if math.isnan(last):
+        return float(indicators.wilder(values, n, start=start)[-1])
+    return last
+
+
+def _recursion(seed: float, inputs: list[float], n: int, *, keep_all: bool) -> list[float]:
+    """pandas' ``ewm(alpha=1/n, adjust=False).mean()`` of ``[seed, *inputs]`` if there is no NaN
+    among them; otherwise the values end in NaN (w != NaN, and NaN != x, so w stays NaN once it
+    is), where pandas carries a decayed weight across NaNs: callers then ask pandas.
+
+    pandas turns alpha into a centre of mass, com = (1 - alpha) / alpha, and back, a =
+    1 / (1 + com), which may differ from alpha in the last bit; each step is then
+    w = (f * w + a * x) / (f + a) with f = 1 - a, skipped when w == x (pandas' guard against
+    drift on constant inputs). Python floats are IEEE doubles like pandas' C doubles, and
+    the operations come in the same order: the results are the same. (Dividing by a total
+    of exactly 1.0, as for n = 14, changes nothing, so that division is left out.)
+    """
+    alpha = 1.0 / n
+    weight = 1.0 / (1.0 + (1.0 - alpha) / alpha)
+    decay = 1.0 - weight
+    total = decay + weight
+    value = seed
+    out = [value]
+    append = out.append
+    if total != 1.0:
+        for x in inputs:
+            if value != x:
+                value = (decay * value + weight * x) / total
+            append(value)
+    elif keep_all:
+        for x in inputs:
+            if value != x:
+                value = decay * value + weight * x
+            append(value)
+    else:
+        for x in inputs:
+            if value != x:
+                value = decay * value + weight * x
+        out[0] = value
+    return out
