@@ -36,6 +36,7 @@ from trading_core.marketdata.regime import MIN_BARS as REGIME_MIN_BARS
 from trading_core.marketdata.regime import classify_regime
 from trading_core.orchestrator.quoting import marketable_limit
 from trading_core.orchestrator.rules import ENTRY_THRESHOLD, EXIT_THRESHOLD, Verdict, decide
+from trading_core.orchestrator.sizing import entry_size
 from trading_core.portfolio.ledger import PortfolioLedger
 from trading_core.ports.agent import Agent, AgentContext, FilterVerdict
 from trading_core.ports.bus import Bus
@@ -82,6 +83,7 @@ class _Sent:
 
     ticket: OrderTicket
     result: PlaceResult
+    sizing: str = ""
 
 
 @dataclass(slots=True)
@@ -296,13 +298,18 @@ class Pipeline:
             # Only this strategy's own orders: over MCP the account may hold a person's too.
             if order.strategy_id == self._agent.name:
                 await self._tools.cancel_order(order.order_id)
+        sizing = ""
         if buy:
-            budget = (
-                portfolio.equity
-                * self._config.order_fraction
-                * Decimal(repr(min(1.0, pending.size_multiplier)))
+            size = entry_size(
+                signal=pending.signal,
+                equity=portfolio.equity,
+                ask=quote.ask,
+                instrument=instrument,
+                order_fraction=self._config.order_fraction,
+                multiplier=pending.size_multiplier,
+                held=portfolio.position(symbol).quantity,
             )
-            quantity = round_down(budget / quote.ask, instrument.lot_size)
+            quantity, sizing = size.quantity, size.method
         else:
             quantity = round_down(portfolio.position(symbol).quantity, instrument.lot_size)
         if quantity < instrument.min_quantity:
@@ -334,7 +341,7 @@ class Pipeline:
                 "status": str(status),
             },
         )
-        return _Sent(ticket, result)
+        return _Sent(ticket, result, sizing)
 
     def _record_outcome(
         self,
@@ -370,6 +377,8 @@ class Pipeline:
                 f"{order.side} {order.quantity} {symbol} limit {order.limit_price}"
                 f" -> {order.status}{filled}"
             )
+        if sent.sizing:
+            action += f"; size: {sent.sizing}"
         if result.status is PlaceStatus.REJECTED:
             codes = ", ".join(v.code for v in result.violations)
             verdict = Verdict(DecisionType.REJECTED, f"{verdict.reasoning}; refused: {codes}")
