@@ -33,6 +33,8 @@ _TRADE_VOLUME_NAMES = ("amount", "volume", "quantity", "qty")
 _EPOCH_MS_THRESHOLD = 1e11
 _MAX_REPORTED_ROWS = 5
 _FILE_NAME = re.compile(r"^(?P<symbol>.+?)-(?P<suffix>\d+[mhdwM]|trades)$")
+_CONCATENATED_PAIR = re.compile(r"^(?P<base>[A-Z]{3})(?P<quote>[A-Z]{3})$")
+"""``BTCUSD`` / ``EURUSD``: six capitals are a currency pair written without a separator."""
 _FLOOR_FREQUENCIES = {
     Timeframe.M1: "1min",
     Timeframe.M5: "5min",
@@ -69,10 +71,13 @@ class FileNameInfo:
 
 
 def parse_file_name(path: Path) -> FileNameInfo:
-    """Symbol and timeframe from ``BASE_QUOTE-<timeframe|trades>.<ext>``; else the bare stem."""
+    """Symbol and timeframe from ``BASE_QUOTE-<timeframe|trades>.<ext>``; else the bare stem
+    (``BTCUSD.csv`` is BTC/USD, ``GOOG.csv`` is GOOG)."""
     match = _FILE_NAME.match(path.stem)
     if match is None:
-        return FileNameInfo(symbol=path.stem.replace("_", "/"), timeframe=None, is_trades=False)
+        pair = _CONCATENATED_PAIR.match(path.stem)
+        symbol = f"{pair['base']}/{pair['quote']}" if pair else path.stem.replace("_", "/")
+        return FileNameInfo(symbol=symbol, timeframe=None, is_trades=False)
     symbol = match["symbol"].replace("_", "/")
     suffix = match["suffix"]
     if suffix == "trades":
