@@ -14,7 +14,10 @@ import numpy as np
 from trading_core.domain.base import Frozen
 from trading_core.domain.errors import DataError
 from trading_core.domain.market import Bar
-from trading_core.marketdata import indicators
+from trading_core.marketdata.fast_math import array_mean as _mean
+from trading_core.marketdata.fast_math import array_median as _median
+from trading_core.marketdata.fast_math import wilder as _wilder
+from trading_core.marketdata.fast_math import wilder_last as _wilder_last
 from trading_core.marketdata.indicators import (
     ADX_PERIOD,
     ATR_PERIOD,
@@ -358,94 +361,9 @@ def _appended(
 # ---- numpy's and pandas' arithmetic, without their per-call overhead --------------------------
 
 
-def _mean(values: FloatArray) -> float:
-    """``float(values.mean())`` of a 1-d array: the same reduction, divided by the count."""
-    return float(np.add.reduce(values)) / len(values)
-
-
-def _median(values: FloatArray) -> float:
-    """``float(np.median(values))`` of a 1-d array: the same partition, the same mean of the
-    middle value(s), NaN when there is a NaN."""
-    size = len(values)
-    half = size // 2
-    middle = slice(half - 1, half + 1) if size % 2 == 0 else slice(half, half + 1)
-    part = np.partition(values, [middle.start, middle.stop - 1, -1])
-    if np.isnan(part[-1]):
-        return math.nan
-    return _mean(part[middle])
-
-
 def _array_ratio(numerator: FloatArray, denominator: FloatArray, when_zero: float) -> FloatArray:
     """numerator / denominator, ``when_zero`` where the denominator is 0 and NaN where it is
     NaN, as in indicators (whose masks cost more than dividing everywhere but at 0)."""
     out = np.full(len(numerator), when_zero)
     np.divide(numerator, denominator, out=out, where=denominator != 0)  # x / NaN is NaN
-    return out
-
-
-def _wilder(values: FloatArray, n: int, *, start: int = 0) -> FloatArray:
-    """``indicators.wilder(values, n, start=start)``, bit for bit, at a fraction of its cost.
-
-    The indicators module runs the recursion through pandas (``ewm(adjust=False).mean()``),
-    whose set-up costs far more than the few hundred steps of a window; ``_recursion``
-    repeats pandas' arithmetic operation for operation. Inputs with a NaN (pandas then
-    carries a decayed weight across it) are left to the indicators module.
-    """
-    out = np.full(len(values), np.nan)
-    first = start + n - 1
-    if len(values) <= first:
-        return out
-    seed = _mean(values[start : start + n])
-    smoothed = _recursion(seed, values[start + n :].tolist(), n, keep_all=True)
-    if math.isnan(smoothed[-1]):  # a NaN input makes every later value NaN: see _recursion
-        return indicators.wilder(values, n, start=start)
-    out[first:] = smoothed
-    return out
-
-
-def _wilder_last(values: FloatArray, n: int, *, start: int = 0) -> float:
-    """The last value of ``_wilder(values, n, start=start)`` (NaN while not warm)."""
-    if len(values) <= start + n - 1:
-        return math.nan
-    seed = _mean(values[start : start + n])
-    last = _recursion(seed, values[start + n :].tolist(), n, keep_all=False)[-1]
-    if math.isnan(last):
-        return float(indicators.wilder(values, n, start=start)[-1])
-    return last
-
-
-def _recursion(seed: float, inputs: list[float], n: int, *, keep_all: bool) -> list[float]:
-    """pandas' ``ewm(alpha=1/n, adjust=False).mean()`` of ``[seed, *inputs]`` if there is no NaN
-    among them; otherwise the values end in NaN (w != NaN, and NaN != x, so w stays NaN once it
-    is), where pandas carries a decayed weight across NaNs: callers then ask pandas.
-
-    pandas turns alpha into a centre of mass, com = (1 - alpha) / alpha, and back, a =
-    1 / (1 + com), which may differ from alpha in the last bit; each step is then
-    w = (f * w + a * x) / (f + a) with f = 1 - a, skipped when w == x (pandas' guard against
-    drift on constant inputs). Python floats are IEEE doubles like pandas' C doubles, and
-    the operations come in the same order: the results are the same. (Dividing by a total
-    of exactly 1.0, as for n = 14, changes nothing, so that division is left out.)
-    """
-    alpha = 1.0 / n
-    weight = 1.0 / (1.0 + (1.0 - alpha) / alpha)
-    decay = 1.0 - weight
-    total = decay + weight
-    value = seed
-    out = [value]
-    append = out.append
-    if total != 1.0:
-        for x in inputs:
-            if value != x:
-                value = (decay * value + weight * x) / total
-            append(value)
-    elif keep_all:
-        for x in inputs:
-            if value != x:
-                value = decay * value + weight * x
-            append(value)
-    else:
-        for x in inputs:
-            if value != x:
-                value = decay * value + weight * x
-        out[0] = value
     return out
