@@ -60,6 +60,10 @@ async def decide_with_person(
     Raises :class:`HumanApprovalRequired` when no yes came back within the call (the approval
     stays pending for the out-of-band path).
     """
+    if not app.settings.approvals.in_band:
+        raise HumanApprovalRequired(
+            f"this server accepts approvals only out of band; {out_of_band_hint(approval)}"
+        )
     asked = await ask_person(
         ctx,
         approval,

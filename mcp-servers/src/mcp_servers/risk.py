@@ -26,6 +26,7 @@ from trading_core.risk.states import StateRecord
 from trading_core.risk.stress import SCENARIOS, StressResult
 from trading_core.services.desk import OrderTicket
 from trading_core.services.limits import ChangeKind
+from trading_core.services.loosening import state_fingerprint
 from trading_core.services.risk_views import position_size, risk_metrics, stress_test
 
 from .approval_flow import ApprovalView, decide_with_person
@@ -141,8 +142,9 @@ def build_risk_server(runtime: Runtime) -> FastMCP[Any]:
                     app.orders.update_limits(limits)
                 effective = Decimal(getattr(app.limits.effective, key))
                 return LimitChangeResult(status=status, effective=effective, **base)
+            # The same raise asked again finds the first ask; another value is another decision.
             approval = await app.approvals.find_pending(
-                ApprovalKind.SET_RISK_LIMIT, "key", key
+                ApprovalKind.SET_RISK_LIMIT, key=key, value=str(change.proposed)
             ) or await app.approvals.request(
                 ApprovalKind.SET_RISK_LIMIT,
                 {"key": key, "value": str(change.proposed)},
@@ -192,12 +194,19 @@ def build_risk_server(runtime: Runtime) -> FastMCP[Any]:
         with tool_errors():
             app = await runtime.app()
             said = reason or "resume requested"
+            record = app.state.record
+            # The approval names the exact state it lifts: if a breaker or a person changes the
+            # state meanwhile (even only a floor under a pause), the handler refuses it.
+            fingerprint = state_fingerprint(record)
             approval = await app.approvals.find_pending(
-                ApprovalKind.RESUME_TRADING, "kind", "resume"
+                ApprovalKind.RESUME_TRADING, record=fingerprint
             ) or await app.approvals.request(
                 ApprovalKind.RESUME_TRADING,
-                {"kind": "resume", "reason": said},
-                summary=f"resume trading from {app.state.state} ({said})",
+                {"record": fingerprint, "state": str(record.state), "reason": said},
+                summary=(
+                    f"resume trading from {record.state} (set by {record.set_by}: "
+                    f"{record.reason!r}); the assistant says: {said!r}"
+                ),
                 by=current_principal(),
             )
             return await decide_with_person(ctx, app, approval)

@@ -543,3 +543,90 @@ async def test_a_person_approves_out_of_band_with_the_cli(
         later = await account(assistant)
         # The marks move with the wall clock; orders, fills and cash must not move at all.
         assert (later.orders, later.fills, later.cash) == (now.orders, now.fills, now.cash)
+
+
+# --- review findings: each a way a client could get more than a person agreed to ----------
+
+
+async def test_an_operator_can_refuse_every_in_band_yes(
+    settings_factory: Callable[..., Settings], clock: SimulatedClock, mode: str
+) -> None:
+    runtime = Runtime(
+        settings_factory(mcp={"history_bars": 60}, approvals={"in_band": False}), clock=clock
+    )
+    person = Person("yes")
+    try:
+        async with person_client(build_suite(runtime), mode, person) as client:
+            approval_id = (await big_order(client, runtime))["approval_id"]
+            answer = await refused(client, "approve_order", {"approval_id": approval_id})
+            pending = await ok(client, "list_approvals", {"status": "pending"})
+            await assert_nothing_placed(client, runtime)
+    finally:
+        await runtime.close()
+    assert answer.startswith("HUMAN_APPROVAL_REQUIRED:")
+    assert "only out of band" in answer
+    assert person.asked == []  # the form is not even shown
+    assert [a["approval_id"] for a in pending["approvals"]] == [approval_id]
+
+
+@pytest.mark.parametrize("change", ["halt", "breaker_floor"])
+async def test_a_resume_approved_after_the_state_changed_is_refused(
+    client: Client[Any], suite: FastMCP[Any], runtime: Runtime, mode: str, change: str
+) -> None:
+    await ok(client, "pause_trading", {"reason": "coffee", "minutes": 1})
+    await refused(client, "resume_trading", {"reason": "just the coffee pause"})  # no form
+    stale = (await ok(client, "list_approvals", {"status": "pending"}))["approvals"][0]
+    app = await runtime.app()
+    if change == "halt":
+        await app.state.halt(reason="repeated executions", by="risk.throttles")
+    else:  # a daily loss of 3 %: a REDUCING floor set under the pause (the pause stays)
+        await app.state.evaluate(lambda: (Decimal(-3), Decimal(0)))
+    before = (await ok(client, "get_trading_state"))["record"]
+    person = Person("yes")
+    async with person_client(suite, mode, person) as in_front:
+        view = await ok(in_front, "approve_order", {"approval_id": stale["approval_id"]})
+        state = await ok(in_front, "get_trading_state")
+    assert view["status"] == "refused"
+    assert view["result"]["code"] == "STATE_CHANGED"
+    assert state["record"] == before  # nothing lifted: not the halt, not the floor
+    assert state["record"]["state"] == "HALTED"
+
+
+@pytest.mark.parametrize("cid", ["abcdefabcdef-8", "kill-flatten-0123456789abcdef"])
+async def test_an_assistant_cannot_take_an_id_of_trading_cores_form(
+    client: Client[Any], runtime: Runtime, cid: str
+) -> None:
+    quote = await ok(client, "get_quote", {"symbol": SYMBOL})
+    placed = await ok(
+        client,
+        "place_order",
+        {
+            "symbol": SYMBOL,
+            "side": "buy",
+            "quantity": "0.001",
+            "limit_price": quote["bid"],
+            "client_order_id": cid,
+        },
+    )
+    assert placed["status"] == "rejected"
+    assert [v["code"] for v in placed["violations"]] == ["CLIENT_ORDER_ID_RESERVED"]
+    app = await runtime.app()
+    assert await app.store.get_order_by_client_id(cid) is None  # nothing left to squat on
+    rows = await app.store.list_decisions()
+    assert rows[-1].decision_type == "rejected"
+    assert rows[-1].risk_check["code"] == "CLIENT_ORDER_ID_RESERVED"
+
+
+async def test_a_different_raise_of_the_same_limit_is_a_different_approval(
+    client: Client[Any],
+) -> None:
+    key = "max_order_notional_pct"
+    await ok(client, "set_risk_limit", {"key": key, "value": "1"})
+    await refused(client, "set_risk_limit", {"key": key, "value": "4"})
+    await refused(client, "set_risk_limit", {"key": key, "value": "2"})
+    await refused(client, "set_risk_limit", {"key": key, "value": "2"})  # the same one again
+    pending = (await ok(client, "list_approvals", {"status": "pending"}))["approvals"]
+    assert sorted(a["summary"] for a in pending) == [
+        f"raise {key} from 1 to 2",
+        f"raise {key} from 1 to 4",
+    ]

@@ -81,6 +81,10 @@ class ApprovalSettings(_Section):
     autonomous_budget_notional: Decimal = Field(default=Decimal(5_000), ge=0)
     """trading-core's own orders above this notional wait for a person."""
     elicitation_timeout_seconds: float = Field(default=120.0, gt=0, le=600)
+    in_band: bool = True
+    """Accept a yes given in the MCP client's form. The server cannot tell a person's click from
+    a client that answers forms by itself; set false to accept approvals only out of band
+    (``trading-core approvals approve``), e.g. for HTTP clients you do not control."""
     """How long approve_order waits for the person's answer in the client (no answer = no)."""
 
 

@@ -8,6 +8,7 @@ approving does is given by a handler per kind, which re-runs every guardrail at 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -20,6 +21,8 @@ from trading_core.ports.store import Store
 from trading_core.risk.states import HumanApprovalRequired
 
 from .principals import Principal
+
+logger = logging.getLogger(__name__)
 
 ApprovalHandler = Callable[[Approval, Principal], Awaitable[tuple[ApprovalStatus, dict[str, Any]]]]
 """Carries out an approved request; returns EXECUTED or REFUSED (guardrails) and the result."""
@@ -91,10 +94,13 @@ class ApprovalService:
             await self._expire_if_due(approval)
         return await self._store.list_approvals(status=status, limit=limit)
 
-    async def find_pending(self, kind: ApprovalKind, key: str, value: object) -> Approval | None:
-        """A pending approval of ``kind`` whose payload has ``key == value`` (idempotent asks)."""
+    async def find_pending(self, kind: ApprovalKind, **match: object) -> Approval | None:
+        """A pending approval of ``kind`` whose payload has every ``key=value`` of ``match``
+        (so asking the same thing twice finds the first ask)."""
         for approval in await self.list(status=[ApprovalStatus.PENDING]):
-            if approval.kind is kind and approval.payload.get(key) == value:
+            if approval.kind is kind and all(
+                approval.payload.get(key) == value for key, value in match.items()
+            ):
                 return approval
         return None
 
@@ -123,8 +129,16 @@ class ApprovalService:
             status, result = await handler(claimed, by)
         except TradingError as exc:
             status, result = ApprovalStatus.FAILED, {"code": exc.code, "message": exc.message}
-        except Exception as exc:  # noqa: BLE001 - recorded as FAILED, never retried blindly
-            status, result = ApprovalStatus.FAILED, {"code": "INTERNAL_ERROR", "message": str(exc)}
+        except Exception:
+            # The details (SQL, paths) stay in the server's log, not in a result clients read.
+            logger.exception("approval %s failed", approval_id)
+            status, result = (
+                ApprovalStatus.FAILED,
+                {
+                    "code": "INTERNAL_ERROR",
+                    "message": "carrying out the approval failed; see the server log",
+                },
+            )
         done = claimed.model_copy(update={"status": status, "result": result})
         await self._store.transition_approval(done, expected=ApprovalStatus.CLAIMED)
         return done

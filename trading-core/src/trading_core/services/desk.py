@@ -7,6 +7,7 @@ queued for a person included, to ``audit.decisions`` with the principal.
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -30,7 +31,7 @@ from trading_core.risk.pretrade import OrderRequest, RiskDecision, Violation
 from trading_core.settings import ApprovalSettings, Mode
 
 from .approvals import ApprovalService
-from .principals import Principal, needs_approval
+from .principals import Principal, PrincipalKind, needs_approval
 
 
 class InvalidOrderError(TradingError):
@@ -92,6 +93,8 @@ class TradingDesk:
         tools never pass it: a server audits every request it serves).
         """
         try:
+            if ticket.client_order_id is not None and by.kind is not PrincipalKind.AUTONOMOUS:
+                _refuse_reserved(ticket.client_order_id)
             request = self.request_of(ticket)
         except InvalidOrderError as exc:
             return await self._refuse_malformed(ticket, by, exc, audit=audit)
@@ -101,7 +104,7 @@ class TradingDesk:
                 request, OrderOutcome(status=_status(existing), order=existing), dup=True
             )
         pending = await self._approvals.find_pending(
-            ApprovalKind.PLACE_ORDER, "client_order_id", request.client_order_id
+            ApprovalKind.PLACE_ORDER, client_order_id=request.client_order_id
         )
         if pending is not None:
             return _pending_result(request, pending, duplicate=True)
@@ -253,6 +256,21 @@ class TradingDesk:
                     principal=by.name,
                 )
             ]
+        )
+
+
+_RESERVED_CLIENT_IDS = re.compile(r"^(kill-flatten-|[0-9a-f]{12}-\d+$)")
+"""Client order ids trading-core mints (kill-switch flattens, the orchestrator's orders)."""
+
+
+def _refuse_reserved(client_order_id: str) -> None:
+    """Nobody but trading-core may use its ids: a look-alike placed first would make its real
+    order a "duplicate" that is never sent (idempotency is by client order id)."""
+    if _RESERVED_CLIENT_IDS.match(client_order_id):
+        raise InvalidOrderError(
+            f"client_order_id {client_order_id!r} has a form reserved for trading-core's own "
+            "orders; choose another",
+            code="CLIENT_ORDER_ID_RESERVED",
         )
 
 

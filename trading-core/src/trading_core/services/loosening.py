@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from decimal import Decimal
 from typing import Any
 
 from trading_core.domain.approval import Approval, ApprovalKind, ApprovalStatus
 from trading_core.execution.order_service import OrderService
 from trading_core.execution.trading_state import TradingStateService
+from trading_core.risk.states import StateRecord
 
 from .approvals import ApprovalService
 from .limits import RiskLimitsService
 from .principals import Principal
+
+
+def state_fingerprint(record: StateRecord) -> str:
+    """A short digest of everything in a trading-state record: a resume approved for one
+    record must not lift another (a breaker's floor added under a pause, a new halt)."""
+    canonical = json.dumps(record.to_json_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
 def register_loosening_handlers(
@@ -26,6 +36,13 @@ def register_loosening_handlers(
     async def resume(
         approval: Approval, person: Principal
     ) -> tuple[ApprovalStatus, dict[str, Any]]:
+        current = state.record
+        if approval.payload.get("record") != state_fingerprint(current):
+            return ApprovalStatus.REFUSED, {
+                "code": "STATE_CHANGED",
+                "message": f"the state changed since the request (now {current.state}: "
+                f"{current.reason}); ask again",
+            }
         reason = str(approval.payload.get("reason") or "approved resume")
         record = await state.resume(by=person.name, human=person.is_human, reason=reason)
         return ApprovalStatus.EXECUTED, {"state": str(record.state), "reason": record.reason}
