@@ -36,20 +36,8 @@ class ApprovalView(Frozen):
 
     @classmethod
     def of(cls, approval: Approval, message: str = "") -> ApprovalView:
-        return cls(
-            approval_id=approval.approval_id,
-            kind=str(approval.kind),
-            status=str(approval.status),
-            summary=approval.summary,
-            requested_by=approval.requested_by,
-            created_at=approval.created_at,
-            expires_at=approval.expires_at,
-            decided_by=approval.decided_by,
-            decided_at=approval.decided_at,
-            decision_reason=approval.decision_reason,
-            result=approval.result,
-            message=message,
-        )
+        # Every field but the payload (a client reads the summary, not the raw request).
+        return cls(**approval.model_dump(mode="json", exclude={"payload"}), message=message)
 
 
 async def decide_with_person(

@@ -25,6 +25,7 @@ from trading_core.domain.fill import Fill
 from trading_core.domain.market import Bar, Timeframe
 from trading_core.domain.portfolio import Portfolio
 from trading_core.domain.state import Severity, SystemEvent
+from trading_core.execution.assembly import open_paper_execution
 from trading_core.execution.order_service import OrderService
 from trading_core.execution.paper_broker import PaperBroker
 from trading_core.execution.quotes import QuoteBook
@@ -280,35 +281,20 @@ async def run(
         exits = AsyncExitStack()  # the run's tools, closed before the bus and the store
         try:
             ledger = _ledger(Portfolio.start(cash, base_currency=currency), observer)
-            broker = PaperBroker(
-                clock,
-                seed=settings.seed,
-                slippage_bps=settings.paper.slippage_bps,
-                commission_bps=settings.paper.commission_bps,
-                max_participation=settings.paper.max_participation,
-            )
-            state = await TradingStateService.load(
+            execution = await open_paper_execution(
+                settings,
                 store=store,
                 bus=bus,
                 clock=clock,
-                gauge=metrics,
-                key=STATE_KEY if prepared.realtime else f"{STATE_KEY}:replay:{run_id}",
-                breaker_limits=risk_limits.breakers,
-            )
-            quotes = QuoteBook()
-            orders = OrderService(
-                broker=broker,
-                store=store,
-                clock=clock,
                 instruments=instruments,
                 ledger=ledger,
-                quotes=quotes,
-                state=state,
                 risk_limits=risk_limits,
                 metrics=metrics,
+                state_key=STATE_KEY if prepared.realtime else f"{STATE_KEY}:replay:{run_id}",
             )
+            broker, quotes = execution.broker, execution.quotes
+            state, orders = execution.state, execution.orders
             orders.wire_kill_switch(flatten=settings.kill_switch.flatten == "all")
-            await orders.restore()
             services = RunServices(
                 settings=settings,
                 run_id=run_id,

@@ -15,9 +15,9 @@ from trading_core.adapters.bus_factory import open_bus
 from trading_core.adapters.clock import SystemClock
 from trading_core.adapters.metrics import Metrics
 from trading_core.domain.errors import ConfigurationError
+from trading_core.execution.assembly import open_paper_execution
 from trading_core.execution.order_service import OrderService
 from trading_core.execution.paper_broker import PaperBroker
-from trading_core.execution.quotes import QuoteBook
 from trading_core.execution.trading_state import STATE_KEY, TradingStateService
 from trading_core.instruments import InstrumentRegistry
 from trading_core.marketdata.feed import MarketFeed, build_feed
@@ -116,33 +116,18 @@ async def open_app(settings: Settings, *, channel: str, clock: Clock | None = No
     account = Account(
         store, instruments, currency=currency, initial_cash=settings.initial_cash[currency]
     )
-    broker = PaperBroker(
-        clock,
-        seed=settings.seed,
-        slippage_bps=settings.paper.slippage_bps,
-        commission_bps=settings.paper.commission_bps,
-        max_participation=settings.paper.max_participation,
-    )
-    state = await TradingStateService.load(
+    execution = await open_paper_execution(
+        settings,
         store=store,
         bus=bus,
         clock=clock,
-        gauge=metrics,
-        key=STATE_KEY,
-        breaker_limits=configured_limits.breakers,
-    )
-    orders = OrderService(
-        broker=broker,
-        store=store,
-        clock=clock,
         instruments=instruments,
         ledger=account.ledger,
-        quotes=QuoteBook(),
-        state=state,
         risk_limits=configured_limits,
         metrics=metrics,
+        state_key=STATE_KEY,
     )
-    await orders.restore()
+    broker, state, orders = execution.broker, execution.state, execution.orders
     approvals = ApprovalService(store, clock, ttl=timedelta(seconds=settings.approvals.ttl_seconds))
     desk = TradingDesk(
         orders=orders,

@@ -171,19 +171,13 @@ class TradingDesk:
         """A ticket that is not an order (a limit without a price): refused and audited."""
         said = ticket.reason or "no reason given"
         if audit:
-            await self._store.record_decisions(
-                [
-                    Decision(
-                        timestamp=self._clock.now(),
-                        decision_type=DecisionType.REJECTED,
-                        symbol=ticket.symbol,
-                        risk_check={"code": exc.code, "message": exc.message},
-                        final_action=f"{ticket.side} {ticket.quantity} {ticket.symbol} -> "
-                        f"rejected ({exc.code})",
-                        reasoning=f"{by.name} via {self._channel}: {said}",
-                        principal=by.name,
-                    )
-                ]
+            await self._write_row(
+                DecisionType.REJECTED,
+                ticket.symbol,
+                by,
+                risk_check={"code": exc.code, "message": exc.message},
+                action=f"{ticket.side} {ticket.quantity} {ticket.symbol} -> rejected ({exc.code})",
+                reasoning=f"{by.name} via {self._channel}: {said}",
             )
         return PlaceResult(
             status=PlaceStatus.REJECTED,
@@ -243,16 +237,38 @@ class TradingDesk:
         risk_check: dict[str, Any] = risk.model_dump(mode="json") if risk is not None else {}
         if outcome is not None and outcome.code:
             risk_check = {**risk_check, "code": outcome.code, "message": outcome.message}
+        await self._write_row(
+            decision_type,
+            request.symbol,
+            by,
+            risk_check=risk_check,
+            action=action,
+            reasoning=reasoning,
+            order_id=order.order_id if order is not None else None,
+        )
+
+    async def _write_row(
+        self,
+        decision_type: DecisionType,
+        symbol: str,
+        by: Principal,
+        *,
+        risk_check: dict[str, Any],
+        action: str,
+        reasoning: str,
+        order_id: str | None = None,
+    ) -> None:
+        """One ``audit.decisions`` row for a request this desk served, with its principal."""
         await self._store.record_decisions(
             [
                 Decision(
                     timestamp=self._clock.now(),
                     decision_type=decision_type,
-                    symbol=request.symbol,
+                    symbol=symbol,
                     risk_check=risk_check,
                     final_action=action,
                     reasoning=reasoning,
-                    order_id=order.order_id if order is not None else None,
+                    order_id=order_id,
                     principal=by.name,
                 )
             ]
