@@ -10,12 +10,13 @@ from importlib import metadata
 from pathlib import Path
 
 from trading_core.adapters.clock import SystemClock
+from trading_core.settings import PACKAGED_CONFIG_DIR
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MARKET_DATA = REPO_ROOT.parent / "shared" / "data" / "market"
 REPLAY_FILE = MARKET_DATA / "ETH_BTC-5m.feather"
 """The real bar file every market-data row works on (5,760 five-minute ETH/BTC bars)."""
-CONFIG_DIR = REPO_ROOT / "config"
+CONFIG_DIR = PACKAGED_CONFIG_DIR
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from trading_core.settings import PACKAGED_CONFIG_DIR
+
 REPO = Path(__file__).resolve().parents[2]
 MARKET = REPO.parent / "shared" / "data" / "market"
 
@@ -23,7 +25,12 @@ def run_cli(tmp_path: Path) -> RunCli:
     def _run(
         *args: str, timeout: float = 180, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "TRADING_CONFIG_DIR": str(REPO / "config"), **(env or {})}
+        env = {
+            **os.environ,
+            "TRADING_CONFIG_DIR": str(PACKAGED_CONFIG_DIR),
+            "TRADING_DATA_DIR": str(tmp_path / "data"),
+            **(env or {}),
+        }
         return subprocess.run(
             [sys.executable, "-m", "trading_core.cli", *args],
             cwd=tmp_path,

@@ -29,7 +29,7 @@ START = datetime(2018, 1, 12, tzinfo=UTC)
 END = datetime(2018, 1, 16, 12, tzinfo=UTC)
 STEP = timedelta(minutes=5)
 PER_YEAR = 365 * 24 * 12
-CASH = 10.0  # config/settings.toml: initial_cash.BTC
+CASH = 10.0  # packaged settings.toml: initial_cash.BTC
 
 
 def _data_args(market: Path, names: tuple[str, ...] = FILES) -> list[str]:
@@ -141,7 +141,7 @@ def test_backtest_prints_a_summary_writes_the_report_and_audits_every_decision(
     for name, value in expected.items():
         assert metrics[name] == pytest.approx(value, rel=1e-6, abs=1e-12), name
     assert metrics["periods"] == len(curve) - 1
-    ending = re.search(r"equity\s*: 10\.00 -> (\d+\.\d{8}) BTC", result.stdout)
+    ending = re.search(r"equity\s*: 10\.00000000 -> (\d+\.\d{8}) BTC", result.stdout)
     assert ending, result.stdout
     assert curve["equity"].iloc[-1] == pytest.approx(float(ending.group(1)), abs=1e-8)
 

@@ -7,14 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, RunCli
+from trading_core.settings import PACKAGED_CONFIG_DIR
+
+from .conftest import RunCli
 
 pytestmark = pytest.mark.e2e
 
 
 def _config_with(tmp_path: Path, risk_limits: str) -> Path:
     config = tmp_path / "config"
-    shutil.copytree(REPO / "config", config)
+    shutil.copytree(PACKAGED_CONFIG_DIR, config)
     (config / "risk_limits.toml").write_text(risk_limits, encoding="utf-8")
     return config
 

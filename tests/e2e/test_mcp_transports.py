@@ -33,7 +33,7 @@ from fastmcp.client.auth import BearerAuth
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 from mcp.shared.exceptions import MCPError
 
-from .conftest import REPO
+from trading_core.settings import PACKAGED_CONFIG_DIR
 
 pytestmark = pytest.mark.e2e
 
@@ -66,7 +66,7 @@ AUTONOMOUS = "trading-core"
 def _env(root: Path, **extra: str) -> dict[str, str]:
     """The user's environment without any TRADING_* setting of theirs, plus the scratch dirs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADING_")}
-    env["TRADING_CONFIG_DIR"] = str(REPO / "config")
+    env["TRADING_CONFIG_DIR"] = str(PACKAGED_CONFIG_DIR)
     env["TRADING_DATA_DIR"] = str(root / "data")
     return {**env, **extra}
 

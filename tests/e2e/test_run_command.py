@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from trading_core.settings import PACKAGED_CONFIG_DIR
 from trading_core.storage.factory import open_store
 
-from .conftest import REPO, RunCli
+from .conftest import RunCli
 
 pytestmark = pytest.mark.e2e
 
@@ -75,7 +76,7 @@ def test_replay_of_real_data_trades_and_reports_pnl(run_cli: RunCli, market: Pat
     result = run_cli("run", "--data", str(market / "LTC_BTC-5m.feather"), "-q")
     assert result.returncode == 0, result.stderr
     assert _summary_number(result.stdout, "fills") > 0
-    assert re.search(r"equity\s*: 10\.00 -> \d+\.\d+ BTC", result.stdout), result.stdout
+    assert re.search(r"equity\s*: 10\.00000000 -> \d+\.\d{8} BTC", result.stdout), result.stdout
 
 
 def test_missing_data_file_fails_clearly_and_writes_nothing(
@@ -185,7 +186,7 @@ def test_a_risk_limit_beyond_its_hard_cap_is_refused_at_start_up(
     tmp_path: Path, run_cli: RunCli
 ) -> None:
     config = tmp_path / "config"
-    shutil.copytree(REPO / "config", config)
+    shutil.copytree(PACKAGED_CONFIG_DIR, config)
     (config / "risk_limits.toml").write_text('max_position_pct = "20"\n', encoding="utf-8")
     result = run_cli("run", "--max-bars", "50", env={"TRADING_CONFIG_DIR": str(config)})
     assert result.returncode == 2

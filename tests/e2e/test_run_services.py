@@ -20,10 +20,10 @@ import redis.asyncio as aioredis
 
 from trading_core.orchestrator.pipeline import PipelineStats
 from trading_core.orchestrator.runner import run
-from trading_core.settings import load_settings
+from trading_core.settings import PACKAGED_CONFIG_DIR, load_settings
 from trading_core.storage.factory import open_store
 
-from .conftest import REPO, RunCli
+from .conftest import RunCli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -89,7 +89,7 @@ def _free_port() -> int:
 async def test_metrics_are_served_while_the_run_is_going(tmp_path: Path) -> None:
     port = _free_port()
     settings = load_settings(
-        data_dir=tmp_path, max_bars=300, metrics_port=port, config_dir=REPO / "config"
+        data_dir=tmp_path, max_bars=300, metrics_port=port, config_dir=PACKAGED_CONFIG_DIR
     )
     scraped: list[str] = []
 
@@ -110,7 +110,11 @@ async def test_metrics_are_served_while_the_run_is_going(tmp_path: Path) -> None
 
 
 def test_ctrl_c_stops_after_the_current_bar_with_every_decision_saved(tmp_path: Path) -> None:
-    env = {**os.environ, "TRADING_CONFIG_DIR": str(REPO / "config")}
+    env = {
+        **os.environ,
+        "TRADING_CONFIG_DIR": str(PACKAGED_CONFIG_DIR),
+        "TRADING_DATA_DIR": str(tmp_path / "data"),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "trading_core.cli", "run", "--max-bars", "1000000"],
         cwd=tmp_path,
@@ -148,7 +152,11 @@ async def _run_events(db_url: str) -> list[str]:
 def test_a_paced_replay_plays_at_its_speed_and_a_stop_cancels_open_orders(
     tmp_path: Path, market: Path
 ) -> None:
-    env = {**os.environ, "TRADING_CONFIG_DIR": str(REPO / "config")}
+    env = {
+        **os.environ,
+        "TRADING_CONFIG_DIR": str(PACKAGED_CONFIG_DIR),
+        "TRADING_DATA_DIR": str(tmp_path / "data"),
+    }
     data = str(market / "ETH_BTC-5m.feather")
     # 3000x: a 5-minute bar every 0.1 s of wall time (unpaced, a replay runs > 500 bars/s).
     process = subprocess.Popen(

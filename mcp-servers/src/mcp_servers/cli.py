@@ -21,6 +21,7 @@ from fastmcp.server.middleware.middleware import MiddlewareContext
 from fastmcp.server.middleware.rate_limiting import RateLimitingMiddleware
 
 from trading_core.domain.errors import TradingError
+from trading_core.services.container import preflight
 from trading_core.settings import Settings, load_settings
 
 from .auth import PrincipalTokenVerifier
@@ -51,6 +52,7 @@ def serve(name: str, argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     try:
         settings = load_settings()
+        preflight(settings)
         if args.transport == "http":
             _check_http(settings)
     except TradingError as exc:

@@ -9,7 +9,7 @@ from fastmcp import FastMCP
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from .middleware import ArgumentErrorsMiddleware
+from .middleware import ArgumentErrorsMiddleware, RoundedResultsMiddleware
 from .runtime import Runtime
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
@@ -43,6 +43,6 @@ def new_server(name: str, instructions: str, runtime: Runtime, **kwargs: Any) ->
         strict_input_validation=True,
         on_duplicate="error",
         lifespan=runtime.lifespan,
-        middleware=[ArgumentErrorsMiddleware()],
+        middleware=[ArgumentErrorsMiddleware(), RoundedResultsMiddleware(runtime)],
         **kwargs,
     )

@@ -103,7 +103,11 @@ async def _curve(app: TradingApp, since: datetime | None, resolution: str) -> li
                 f"since or a coarser resolution (at most {MAX_CURVE_POINTS} points)",
                 code="TOO_MANY_POINTS",
             )
-    fills = [f for f in await app.store.list_fills() if app.account.counts(f.symbol)]
+    fills = [
+        f
+        for f in await app.store.list_fills(account=app.account.name)
+        if app.account.counts(f.symbol)
+    ]
     return equity_curve(
         fills, histories, initial_cash=app.account.initial_cash, start=start, resolution=step
     )
@@ -177,7 +181,11 @@ def build_portfolio_server(runtime: Runtime) -> FastMCP[Any]:
         with tool_errors():
             app = await runtime.app()
             points = await _curve(app, since, resolution)
-            fills = [f for f in await app.store.list_fills() if app.account.counts(f.symbol)]
+            fills = [
+                f
+                for f in await app.store.list_fills(account=app.account.name)
+                if app.account.counts(f.symbol)
+            ]
             # Trips are matched over the whole history (a trip opened before ``since`` and
             # closed after it is one trade), then kept when they closed in the window.
             trips = [t for t in round_trips(fills) if since is None or t.exit_time >= since]
@@ -198,7 +206,7 @@ def build_portfolio_server(runtime: Runtime) -> FastMCP[Any]:
         """Executed fills, oldest first: price, quantity, side, commission, time."""
         with tool_errors():
             app = await runtime.app()
-            fills = await app.store.list_fills(symbol=symbol, since=since)
+            fills = await app.store.list_fills(symbol=symbol, since=since, account=app.account.name)
             return TradesResult(fills=fills[-limit:])
 
     @mcp.tool(annotations=READ_ONLY)

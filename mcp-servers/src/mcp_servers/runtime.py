@@ -77,6 +77,11 @@ class Runtime:
             self._settings = load_settings()
         return self._settings
 
+    @property
+    def opened_app(self) -> TradingApp | None:
+        """The services if a call has opened them, without a refresh (None before the first)."""
+        return self._app
+
     async def app(self) -> TradingApp:
         """The opened services, refreshed from the store (other processes' changes)."""
         async with self._lock:

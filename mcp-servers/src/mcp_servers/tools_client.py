@@ -99,6 +99,7 @@ def app_for_run(services: RunServices) -> TradingApp:
         services.instruments,
         currency=services.currency,
         initial_cash=services.initial_cash,
+        name=services.orders.account,
     )
     # The run's ledger, not a second one: the servers must see the positions the run trades.
     account.ledger = services.ledger

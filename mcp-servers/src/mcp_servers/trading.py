@@ -178,7 +178,9 @@ def build_trading_server(runtime: Runtime) -> FastMCP[Any]:
                 wanted = [s for s in (wanted or list(OrderStatus)) if s.is_open]
                 if not wanted:  # a final status asked for together with open_only
                     return OrderList(orders=[])
-            orders = await app.store.list_orders(status=wanted, symbol=symbol, limit=limit)
+            orders = await app.store.list_orders(
+                status=wanted, symbol=symbol, limit=limit, account=app.account.name
+            )
             return OrderList(orders=orders)
 
     return mcp

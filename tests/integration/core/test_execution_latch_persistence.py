@@ -38,7 +38,7 @@ from trading_core.risk.pretrade import OrderRequest
 from trading_core.risk.states import HumanApprovalRequired, ReasonRequired, StateRecord
 from trading_core.risk.throttles import ExecutionHistory
 from trading_core.services.container import open_app
-from trading_core.settings import load_settings
+from trading_core.settings import PACKAGED_CONFIG_DIR, load_settings
 from trading_core.storage.factory import open_store
 
 from .conftest import SYMBOL, T0, Account, build_account, quote
@@ -291,7 +291,7 @@ def _after_release(db: Path) -> tuple[list[str], OrderStatus | None]:
 def test_state_release_from_the_command_line_is_audited_and_takes_effect(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TRADING_CONFIG_DIR", str(REPO / "config"))
+    monkeypatch.setenv("TRADING_CONFIG_DIR", str(PACKAGED_CONFIG_DIR))
     db = tmp_path / "cli.db"
     url = ["--db-url", f"sqlite:///{db}"]
     _latch_in(db)
@@ -336,7 +336,7 @@ async def test_open_app_flattens_on_the_kill_switch_only_when_configured(
 ) -> None:
     if policy is not None:
         monkeypatch.setenv("TRADING_KILL_SWITCH__FLATTEN", policy)
-    settings = load_settings(config_dir=REPO / "config", data_dir=tmp_path / "data")
+    settings = load_settings(config_dir=PACKAGED_CONFIG_DIR, data_dir=tmp_path / "data")
     assert settings.kill_switch.flatten == (policy or "never")
     app = await open_app(settings, channel="cli", clock=SimulatedClock(START))
     try:

@@ -17,7 +17,7 @@ from fastmcp import Client, FastMCP
 from mcp_servers.runtime import Runtime
 from mcp_servers.suite import build_suite
 from trading_core.adapters.clock import SimulatedClock
-from trading_core.settings import Settings, load_settings
+from trading_core.settings import PACKAGED_CONFIG_DIR, Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[3]
 START = datetime(2026, 1, 5, 12, 0, 30, tzinfo=UTC)
@@ -32,7 +32,9 @@ def clock() -> SimulatedClock:
 @pytest.fixture
 def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        return load_settings(config_dir=REPO / "config", data_dir=tmp_path / "data", **overrides)
+        return load_settings(
+            config_dir=PACKAGED_CONFIG_DIR, data_dir=tmp_path / "data", **overrides
+        )
 
     return make
 

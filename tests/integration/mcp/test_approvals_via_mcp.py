@@ -29,9 +29,9 @@ from mcp_types import ElicitRequestFormParams
 from mcp_servers.runtime import Runtime
 from mcp_servers.suite import build_suite
 from trading_core.adapters.clock import SimulatedClock, SystemClock
-from trading_core.settings import Settings
+from trading_core.settings import PACKAGED_CONFIG_DIR, Settings
 
-from .conftest import REPO, advance
+from .conftest import advance
 
 SYMBOL = "BTC/USD"
 TICK = Decimal("0.1")
@@ -488,7 +488,7 @@ async def wall_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 async def cli(settings: Settings, *args: str) -> tuple[int, str, str]:
     """``trading-core approvals ...`` in its own process, on the same data directory."""
     env = os.environ | {
-        "TRADING_CONFIG_DIR": str(REPO / "config"),
+        "TRADING_CONFIG_DIR": str(PACKAGED_CONFIG_DIR),
         "TRADING_MCP__HISTORY_BARS": str(settings.mcp.history_bars),
     }
     process = await asyncio.create_subprocess_exec(

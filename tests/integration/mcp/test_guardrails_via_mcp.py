@@ -35,7 +35,7 @@ from .conftest import advance as advance_clock
 
 SYMBOL = "BTC/USD"
 TICK = Decimal("0.1")
-"""BTC/USD's tick size in config/symbols.toml: every price a case sends is on it."""
+"""BTC/USD's tick size in the packaged symbols.toml: every price a case sends is on it."""
 ATTACK_ID = "attack"
 CYRILLIC_DZE = "\u0405"
 """Looks exactly like a Latin S."""

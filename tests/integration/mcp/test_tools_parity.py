@@ -28,7 +28,7 @@ from trading_core.orchestrator.runner import ToolsFactory, run
 from trading_core.ports.tools import OrderTicket, PlaceStatus
 from trading_core.services.principals import AUTONOMOUS_PRINCIPAL, Principal, PrincipalKind
 from trading_core.services.tools_inprocess import InProcessTools
-from trading_core.settings import Settings, load_settings
+from trading_core.settings import PACKAGED_CONFIG_DIR, Settings, load_settings
 from trading_core.storage.factory import open_store
 
 from .conftest import REPO
@@ -78,7 +78,7 @@ def market() -> Path:
 
 def replay_settings(data_dir: Path, **overrides: Any) -> Settings:
     return load_settings(
-        config_dir=REPO / "config",
+        config_dir=PACKAGED_CONFIG_DIR,
         data_dir=data_dir,
         source="replay",
         data=[DATA],

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from pydantic import BaseModel
 
 from trading_core.adapters.clock import SimulatedClock
 from trading_core.domain.fill import Fill
@@ -28,7 +29,10 @@ from trading_core.domain.order import Order, Side
 from trading_core.domain.signal import Decision, DecisionType
 from trading_core.ports.store import Store
 from trading_core.storage.factory import open_store
-from trading_core.storage.schema import POSTGRES_SCHEMAS
+from trading_core.storage.rows import RowCodec
+from trading_core.storage.schema import POSTGRES_SCHEMAS, Table
+from trading_core.storage.sql_store import SqlStore
+from trading_core.storage.statements import insert_sql
 
 ADMIN_URL = os.environ.get(
     "TRADING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -184,3 +188,10 @@ def make_decision() -> Callable[..., Decision]:
         return Decision(**values)
 
     return build
+
+
+async def insert_as_released(store: SqlStore, table: Table, model: BaseModel) -> None:
+    """Write ``model`` into ``table`` as an older release defined it (before later columns)."""
+    codec = RowCodec(store.dialect)
+    async with store._session() as session:
+        await session.execute(insert_sql(table, codec), *codec.encode_model(table, model))

@@ -20,7 +20,10 @@ from trading_core.ports.store import Store
 from trading_core.storage.factory import open_store, sqlite_path
 from trading_core.storage.migrations import latest_version
 from trading_core.storage.schema import APPROVALS, TABLES, Dialect, Table, physical_name
+from trading_core.storage.schema_v1 import ORDERS_V1
 from trading_core.storage.sql_store import SqlStore
+
+from .conftest import insert_as_released
 
 pytestmark = pytest.mark.integration
 
@@ -299,7 +302,7 @@ async def test_upgrading_a_version_1_database_adds_approvals_and_keeps_its_rows(
     assert isinstance(fresh_store, SqlStore)
     assert await fresh_store.upgrade(target=1) == [1]
     order = make_order()
-    await fresh_store.save_order(order)
+    await insert_as_released(fresh_store, ORDERS_V1, order)
     assert await _columns(backend, store_url, APPROVALS) == []
 
     assert await fresh_store.upgrade() == list(range(2, latest_version() + 1))

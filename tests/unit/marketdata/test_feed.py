@@ -31,7 +31,7 @@ from trading_core.marketdata.feed import (
 from trading_core.marketdata.loaders import LoadedFile, load_bars_frame
 from trading_core.marketdata.synthetic import SyntheticSource
 from trading_core.marketdata.validation import validate_frame
-from trading_core.settings import load_settings
+from trading_core.settings import PACKAGED_CONFIG_DIR, load_settings
 
 REPO = Path(__file__).resolve().parents[3]
 NOW = datetime(2024, 5, 1, 12, 34, 56, tzinfo=UTC)
@@ -502,7 +502,7 @@ async def test_resample_refuses_finer_or_indivisible_timeframes_and_mixed_input(
 
 
 def _instruments() -> InstrumentRegistry:
-    return InstrumentRegistry.from_file(REPO / "config" / "symbols.toml")
+    return InstrumentRegistry.from_file(PACKAGED_CONFIG_DIR / "symbols.toml")
 
 
 async def test_with_nothing_configured_the_factory_builds_a_synthetic_feed(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from trading_core.instruments import InstrumentRegistry
 from trading_core.orchestrator.runner import prepare_source
 from trading_core.portfolio.performance import round_trips
 from trading_core.reporting.backtest import agent_label, backtest_parameters, run_backtest
-from trading_core.settings import Settings, SourceKind, load_settings
+from trading_core.settings import PACKAGED_CONFIG_DIR, Settings, SourceKind, load_settings
 from trading_core.storage.factory import open_store
 
 REPO = Path(__file__).resolve().parents[3]
@@ -29,7 +29,7 @@ def settings(tmp_path: Path) -> Settings:
     if not MARKET.is_dir():
         pytest.skip(f"shared market data not found at {MARKET}")
     return load_settings(
-        config_dir=REPO / "config",
+        config_dir=PACKAGED_CONFIG_DIR,
         source=SourceKind.REPLAY,
         data=[MARKET / name for name in FILES],
         db_url=f"sqlite:///{tmp_path / 'trading.db'}",
@@ -108,9 +108,9 @@ def test_an_inverted_or_empty_window_is_refused_before_anything_runs(settings: S
 
 
 def test_the_report_names_the_agent_or_the_committee_and_its_parameters() -> None:
-    single = load_settings(config_dir=REPO / "config", agent={"name": "ma_cross"})
+    single = load_settings(config_dir=PACKAGED_CONFIG_DIR, agent={"name": "ma_cross"})
     committee = load_settings(
-        config_dir=REPO / "config",
+        config_dir=PACKAGED_CONFIG_DIR,
         agent={"committee": ["trend_hunter", "mean_reversion"], "weights": {"trend_hunter": 2}},
     )
     assert agent_label(single) == "ma_cross"
@@ -124,7 +124,7 @@ def test_the_report_names_the_agent_or_the_committee_and_its_parameters() -> Non
 
 
 def test_a_window_needs_replayed_data(tmp_path: Path) -> None:
-    synthetic = load_settings(config_dir=REPO / "config", data_dir=tmp_path)
+    synthetic = load_settings(config_dir=PACKAGED_CONFIG_DIR, data_dir=tmp_path)
     instruments = InstrumentRegistry.from_file(synthetic.symbols_file)
     with pytest.raises(ConfigurationError, match="needs replayed data"):
         prepare_source(synthetic, instruments, start=START)

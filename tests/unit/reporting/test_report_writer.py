@@ -201,17 +201,25 @@ def test_html_lists_every_trade_and_the_run_parameters_escaped(
     assert "<th>ending equity</th><td>9.9 BTC</td>" in html
 
 
-def test_trades_csv_holds_every_round_trip_at_full_precision(
+def test_trades_csv_rounds_money_to_the_currency_and_keeps_quantities_exact(
     written: ReportFiles, trades: list[RoundTrip]
 ) -> None:
     with written.trades.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(trades)
     for row, trip in zip(rows, trades, strict=True):
-        rebuilt = RoundTrip(**row)  # every column parses back into the same trade
-        assert rebuilt == trip
-        assert "E" not in row["exit_price"]  # fixed point even for tiny prices
-    assert rows[1]["pnl"] == "-0.010762579865404579381033644"
+        rebuilt = RoundTrip(**row)  # every column still parses back into a trade
+        assert rebuilt.quantity == trip.quantity  # lots are exact: never rounded
+        assert abs(rebuilt.pnl - trip.pnl) <= Decimal("0.000000005")  # half a satoshi
+        assert abs(rebuilt.entry_price - trip.entry_price) <= Decimal("0.000000005")
+        for column in ("pnl", "commission", "entry_price", "exit_price"):
+            assert "E" not in row[column]  # fixed point even for tiny amounts
+            assert len(row[column].partition(".")[2]) <= 8  # BTC-quoted: satoshis at most
+    # -0.010762579865404579381033644 BTC: half to even at the eighth place.
+    assert rows[1]["pnl"] == "-0.01076258"
+    assert rows[1]["commission"] == "0.00038984"
+    assert rows[2]["pnl"] == "0.02"  # already within its places: unchanged, not 0.02000000
+    assert rows[0]["exit_price"] == "0.00005013"
 
 
 def test_undefined_statistics_are_null_in_json_and_na_in_html(tmp_path: Path) -> None:

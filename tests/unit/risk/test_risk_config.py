@@ -21,9 +21,10 @@ from trading_core.risk.risk_config import (
     load_risk_limits,
     load_risk_limits_toml,
 )
+from trading_core.settings import PACKAGED_CONFIG_DIR
 
 ROOT = Path(__file__).resolve().parents[3]
-SHIPPED = ROOT / "config" / "risk_limits.toml"
+SHIPPED = PACKAGED_CONFIG_DIR / "risk_limits.toml"
 LIMIT_KEYS = set(RiskLimits.model_fields) - {"configured_keys", "breakers"}
 
 

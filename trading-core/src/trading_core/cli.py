@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import signal
 import sys
 import time
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    # Plain click help (every sub-command inherits it): rich's panels cut help text with an
+    # ellipsis, kept docstring line breaks mid-sentence and showed flags as `--quiet <bool>`.
+    rich_markup_mode=None,
     help="Autonomous trading core: paper trading by default, every decision audited.",
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database schema management.")
@@ -56,7 +61,7 @@ def _agent_overrides(agent: str | None, agents: str | None) -> dict[str, object]
 
 
 def _fail(exc: TradingError) -> typer.Exit:
-    typer.secho(f"error [{exc.code}]: {exc.message}", fg=typer.colors.RED, err=True)
+    typer.secho(f"error [{exc.code}]: {exc.cli_message}", fg=typer.colors.RED, err=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -117,34 +122,54 @@ class _Progress:
             self._open_line = False
 
 
-@app.command()
+@app.command(short_help="Paper-trade over market data, auditing every decision.")
 def run(
     source: Annotated[
-        SourceKind | None, typer.Option(help="Market data: synthetic (default), replay, kraken.")
+        SourceKind | None,
+        typer.Option(metavar="SOURCE", help="Market data: synthetic (default), replay, kraken."),
     ] = None,
     data: Annotated[
         list[Path] | None,
-        typer.Option(help="Data file to replay (CSV, feather, Parquet); repeat for several."),
+        typer.Option(
+            metavar="FILE", help="Data file to replay (CSV, feather, Parquet); repeat for several."
+        ),
     ] = None,
     symbols: Annotated[
-        list[str] | None, typer.Option(help="Symbols to trade (default: all in the data).")
+        list[str] | None,
+        typer.Option(metavar="SYMBOL", help="Symbols to trade (default: all in the data)."),
     ] = None,
-    max_bars: Annotated[int | None, typer.Option(help="Stop after this many bars.")] = None,
+    max_bars: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Stop after N bars of each symbol (N bar times; the summary's bars processed "
+            "counts every symbol's bars, up to N x symbols).",
+        ),
+    ] = None,
     db_url: Annotated[
-        str | None, typer.Option(help="postgresql://... (default: SQLite under data/).")
+        str | None,
+        typer.Option(
+            metavar="URL", help="postgresql://... (default: SQLite in the per-user data directory)."
+        ),
     ] = None,
     redis_url: Annotated[
-        str | None, typer.Option(help="redis://... (default: in-process bus).")
+        str | None, typer.Option(metavar="URL", help="redis://... (default: in-process bus).")
     ] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite file lives.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of synthetic data and fills.")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="Where the SQLite file lives.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(metavar="N", help="Seed of synthetic data and fills.")
+    ] = None,
     metrics_port: Annotated[
-        int | None, typer.Option(help="Serve Prometheus metrics on this port.")
+        int | None, typer.Option(metavar="PORT", help="Serve Prometheus metrics on this port.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
     speed: Annotated[
         float | None,
-        typer.Option(help="Replay pacing: 1 = wall-clock, 60 = sixty times faster."),
+        typer.Option(
+            metavar="FACTOR", help="Replay pacing: 1 = wall-clock, 60 = sixty times faster."
+        ),
     ] = None,
 ) -> None:
     """Run the paper-trading pipeline over market data and audit every decision."""
@@ -191,46 +216,67 @@ async def _until_interrupted(work: Callable[[asyncio.Event], Awaitable[_T]]) -> 
             loop.remove_signal_handler(signum)
 
 
-@app.command()
+@app.command(short_help="Backtest agents over recorded bars and write a report.")
 def backtest(
     data: Annotated[
         list[Path],
         typer.Option(
-            help="Data files to replay (CSV, feather, Parquet): --data A B C or --data A --data B."
+            metavar="FILE",
+            help="Data files to replay (CSV, feather, Parquet): --data A B C or --data A --data B.",
         ),
     ],
     report: Annotated[
-        Path, typer.Option(help="Directory for metrics.json, trades.csv, equity.png, report.html.")
+        Path,
+        typer.Option(
+            metavar="DIR", help="Directory for metrics.json, trades.csv, equity.png, report.html."
+        ),
     ],
     more_data: Annotated[
         list[Path] | None,
-        typer.Argument(help="More data files (after --data A).", show_default=False),
+        typer.Argument(
+            metavar="FILE", help="More data files (after --data A).", show_default=False
+        ),
     ] = None,
     agent: Annotated[
-        str | None, typer.Option(help="Agent to trade with (default: from settings).")
+        str | None,
+        typer.Option(metavar="NAME", help="Agent to trade with (default: from settings)."),
     ] = None,
     agents: Annotated[
         str | None,
         typer.Option(
+            metavar="NAMES",
             help="A committee, comma-separated (e.g. trend_hunter,mean_reversion,"
-            "volatility_filter); its entry threshold comes from settings (agent.entry_threshold)."
+            "volatility_filter); its entry threshold comes from settings (agent.entry_threshold).",
         ),
     ] = None,
     symbols: Annotated[
-        list[str] | None, typer.Option(help="Symbols to trade (default: all in the data).")
+        list[str] | None,
+        typer.Option(metavar="SYMBOL", help="Symbols to trade (default: all in the data)."),
     ] = None,
     from_: Annotated[
         str | None,
-        typer.Option("--from", help="First bar's open time, inclusive (ISO 8601; UTC if no zone)."),
+        typer.Option(
+            "--from",
+            metavar="TIME",
+            help="First bar's open time, inclusive (ISO 8601; UTC if no zone).",
+        ),
     ] = None,
     to: Annotated[
         str | None,
-        typer.Option(help="Bars opening at or after this are left out (ISO 8601; UTC if no zone)."),
+        typer.Option(
+            metavar="TIME",
+            help="Bars opening at or after this are left out (ISO 8601; UTC if no zone).",
+        ),
     ] = None,
     db_url: Annotated[
-        str | None, typer.Option(help="postgresql://... (default: SQLite under data/).")
+        str | None,
+        typer.Option(
+            metavar="URL", help="postgresql://... (default: SQLite in the per-user data directory)."
+        ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the simulated fills.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(metavar="N", help="Seed of the simulated fills.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Backtest an agent over recorded bars with the live orchestrator, and write a report.
@@ -308,7 +354,7 @@ def _backtest_summary(result: BacktestResult) -> str:
 @db_app.command("upgrade")
 def db_upgrade(
     db_url: Annotated[
-        str | None, typer.Option(help="Database URL (default: embedded SQLite).")
+        str | None, typer.Option(metavar="URL", help="Database URL (default: embedded SQLite).")
     ] = None,
 ) -> None:
     """Apply pending schema migrations."""
@@ -331,16 +377,25 @@ def db_upgrade(
     typer.echo(f"{url}: schema version {version} ({done})")
 
 
-@app.command()
+@app.command(short_help="Show recent decisions: what was decided and why.")
 def decisions(
-    run_id: Annotated[str | None, typer.Option(help="Only this run's decisions.")] = None,
-    symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="How many of the most recent rows.")] = 20,
+    run_id: Annotated[
+        str | None, typer.Option(metavar="ID", help="Only this run's decisions.")
+    ] = None,
+    symbol: Annotated[str | None, typer.Option(metavar="SYMBOL", help="Only this symbol.")] = None,
+    limit: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            metavar="N",
+            help="How many of the most recent rows (stderr says when there are more).",
+        ),
+    ] = 20,
     actions_only: Annotated[
         bool, typer.Option("--actions", help="Only entries, exits and rejections.")
     ] = False,
     db_url: Annotated[
-        str | None, typer.Option(help="Database URL (default: embedded SQLite).")
+        str | None, typer.Option(metavar="URL", help="Database URL (default: embedded SQLite).")
     ] = None,
 ) -> None:
     """Show the most recent rows of audit.decisions: what was decided and why."""
@@ -357,13 +412,14 @@ def decisions(
             rows = [
                 r for r in rows if r.decision_type not in (DecisionType.HOLD, DecisionType.SKIP)
             ]
-        return rows[-limit:]
+        return rows
 
     try:
         settings = load_settings(db_url=db_url)
-        rows = asyncio.run(_read())
+        matching = asyncio.run(_read())
     except TradingError as exc:
         raise _fail(exc) from None
+    rows = matching[-limit:]
     if not rows:
         typer.echo("no decisions recorded yet: run `trading-core run` first")
     for row in rows:
@@ -371,11 +427,36 @@ def decisions(
             f"{row.timestamp:%Y-%m-%d %H:%M} {row.symbol:<10} {row.decision_type:<8} "
             f"{row.reasoning} => {row.final_action}"
         )
+    if len(matching) > len(rows):
+        # On stderr: the rows on stdout stay rows, for grep and wc.
+        what = "matching decisions" if run_id or symbol or actions_only else "decisions"
+        typer.echo(
+            f"showing the last {len(rows):,} of {len(matching):,} {what} (--limit N for more)",
+            err=True,
+        )
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="trading-core")
+    """Console-script entry point.
+
+    Ends the process as soon as the command is done: by then every store, bus and source is
+    closed and every decision written. Tearing down the interpreter after a run that loaded ccxt
+    (hundreds of exchange classes) took seconds more, which made a Ctrl-C look ignored.
+    """
+    try:
+        app(prog_name="trading-core")
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
+    if not isinstance(code, int):
+        if code is not None:
+            print(code, file=sys.stderr)
+        code = 0 if code is None else 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -23,11 +23,20 @@ from trading_core.settings import load_settings
 
 approvals_app = typer.Typer(no_args_is_help=True, help="Approvals waiting for a person.")
 
-DbUrl = Annotated[str | None, typer.Option(help="Database URL (default: embedded SQLite).")]
-DataDir = Annotated[Path | None, typer.Option(help="Data directory of the embedded database.")]
-Reason = Annotated[str, typer.Option(help="Why (recorded in the audit trail).")]
+DbUrl = Annotated[
+    str | None, typer.Option(metavar="URL", help="Database URL (default: embedded SQLite).")
+]
+DataDir = Annotated[
+    Path | None, typer.Option(metavar="DIR", help="Data directory of the embedded database.")
+]
+Reason = Annotated[str, typer.Option(metavar="TEXT", help="Why (recorded in the audit trail).")]
+ApprovalId = Annotated[str, typer.Argument(metavar="APPROVAL_ID", show_default=False)]
 
 T = TypeVar("T")
+
+EXIT_NOT_CARRIED_OUT = 3
+"""`approvals approve` exit status when a person approved but nothing was done: the guardrails
+refused it at approval time, or carrying it out failed (2 stays bad input, as everywhere)."""
 
 
 def _person() -> Principal:
@@ -51,7 +60,7 @@ def _with_app(
     try:
         return asyncio.run(_go())
     except TradingError as exc:
-        typer.secho(f"error [{exc.code}]: {exc.message}", fg=typer.colors.RED, err=True)
+        typer.secho(f"error [{exc.code}]: {exc.cli_message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
 
 
@@ -67,7 +76,10 @@ def _line(approval: Approval) -> str:
 @approvals_app.command("list")
 def list_approvals(
     status: Annotated[
-        str | None, typer.Option(help="pending, executed, refused, failed, rejected, expired")
+        str | None,
+        typer.Option(
+            metavar="STATUS", help="pending, executed, refused, failed, rejected, expired"
+        ),
     ] = None,
     db_url: DbUrl = None,
     data_dir: DataDir = None,
@@ -87,9 +99,14 @@ def list_approvals(
 
 @approvals_app.command("approve")
 def approve(
-    approval_id: str, reason: Reason = "", db_url: DbUrl = None, data_dir: DataDir = None
+    approval_id: ApprovalId, reason: Reason = "", db_url: DbUrl = None, data_dir: DataDir = None
 ) -> None:
-    """Approve and carry out a pending request; every guardrail runs again now."""
+    """Approve and carry out a pending request; every guardrail runs again now.
+
+    Exits 0 when it was carried out; 3 when it was not carried out (the guardrails refused it
+    at approval time, or carrying it out failed), with the reasons on stderr; 2 for an unknown,
+    expired or already decided approval.
+    """
     done = _with_app(
         db_url,
         data_dir,
@@ -97,17 +114,43 @@ def approve(
     )
     typer.echo(_line(done))
     outcome = done.result
-    if outcome:
-        violations = outcome.get("violations") or []
-        codes = ", ".join(str(v.get("code")) for v in violations if isinstance(v, dict))
-        typer.echo(f"result: {outcome.get('status', outcome)}" + (f" ({codes})" if codes else ""))
+    if "status" in outcome:
+        codes = _codes(outcome)
+        typer.echo(f"result: {outcome['status']}" + (f" ({codes})" if codes else ""))
     if done.status is not ApprovalStatus.EXECUTED:
-        raise typer.Exit(1)
+        verdict = (
+            "the guardrails refused it at approval time"
+            if done.status is ApprovalStatus.REFUSED
+            else "carrying it out failed"
+        )
+        typer.secho(f"not carried out: {verdict}", fg=typer.colors.RED, err=True)
+        for reason_line in _reasons(outcome):
+            typer.echo(f"  {reason_line}", err=True)
+        raise typer.Exit(EXIT_NOT_CARRIED_OUT)
+
+
+def _violations(outcome: dict[str, object]) -> list[dict[str, object]]:
+    found = outcome.get("violations")
+    return [v for v in found if isinstance(v, dict)] if isinstance(found, list) else []
+
+
+def _codes(outcome: dict[str, object]) -> str:
+    return ", ".join(str(v.get("code")) for v in _violations(outcome))
+
+
+def _reasons(outcome: dict[str, object]) -> list[str]:
+    """``CODE: why`` for each violation of a refused order, or the one code of any other result
+    (in the command line's wording when it has one)."""
+    lines = [f"{v.get('code')}: {v.get('message')}" for v in _violations(outcome)]
+    if not lines and "code" in outcome:
+        said = outcome.get("cli_message") or outcome.get("message") or ""
+        lines.append(f"{outcome['code']}: {said}")
+    return lines
 
 
 @approvals_app.command("reject")
 def reject(
-    approval_id: str, reason: Reason = "", db_url: DbUrl = None, data_dir: DataDir = None
+    approval_id: ApprovalId, reason: Reason = "", db_url: DbUrl = None, data_dir: DataDir = None
 ) -> None:
     """Reject a pending request; nothing is carried out."""
     done = _with_app(

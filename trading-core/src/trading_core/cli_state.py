@@ -28,8 +28,10 @@ state_app = typer.Typer(
 )
 T = TypeVar("T")
 
-DbUrl = Annotated[str | None, typer.Option(help="Database URL (default: embedded SQLite).")]
-Reason = Annotated[str, typer.Option(help="Why (recorded in the audit trail).")]
+DbUrl = Annotated[
+    str | None, typer.Option(metavar="URL", help="Database URL (default: embedded SQLite).")
+]
+Reason = Annotated[str, typer.Option(metavar="TEXT", help="Why (recorded in the audit trail).")]
 
 
 def _operator() -> str:
@@ -55,7 +57,7 @@ def _with_service(db_url: str | None, action: Callable[[TradingStateService], Aw
     try:
         return asyncio.run(_go())
     except TradingError as exc:
-        typer.secho(f"error [{exc.code}]: {exc.message}", fg=typer.colors.RED, err=True)
+        typer.secho(f"error [{exc.code}]: {exc.cli_message}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
 
 
@@ -91,7 +93,7 @@ def kill_activate(reason: Reason, db_url: DbUrl = None) -> None:
 def kill_reset(
     reason: Reason,
     override_latch: Annotated[
-        bool, typer.Option(help="Reset inside the 24 h latch (after a review).")
+        bool, typer.Option("--override-latch", help="Reset inside the 24 h latch (after a review).")
     ] = False,
     db_url: DbUrl = None,
 ) -> None:
@@ -131,7 +133,9 @@ def state_status(db_url: DbUrl = None) -> None:
 @state_app.command("pause")
 def state_pause(
     reason: Reason,
-    minutes: Annotated[int, typer.Option(min=1, max=7 * 24 * 60, help="How long.")] = 60,
+    minutes: Annotated[
+        int, typer.Option(min=1, max=7 * 24 * 60, metavar="N", help="How long.")
+    ] = 60,
     db_url: DbUrl = None,
 ) -> None:
     """Halt new orders for a while (cancels still allowed)."""
@@ -147,9 +151,12 @@ def state_resume(reason: Reason, db_url: DbUrl = None) -> None:
 @state_app.command("release")
 def state_release(
     strategy: Annotated[
-        str, typer.Option(help="Strategy id of the latched pair ('' for orders without one).")
+        str,
+        typer.Option(
+            metavar="ID", help="Strategy id of the latched pair ('' for orders without one)."
+        ),
     ],
-    symbol: Annotated[str, typer.Option(help="Symbol of the latched pair.")],
+    symbol: Annotated[str, typer.Option(metavar="SYMBOL", help="Symbol of the latched pair.")],
     reason: Reason,
     db_url: DbUrl = None,
 ) -> None:

@@ -1,4 +1,4 @@
-"""The instrument allow-list, read from config/symbols.toml."""
+"""The instrument allow-list, read from the packaged symbols.toml."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Typed, frozen settings read once: config/settings.toml, then TRADING_* environment variables.
+"""Typed, frozen settings read once: settings.toml, then TRADING_* environment variables.
 
 Precedence (highest first): explicit overrides (command-line flags), environment variables
 (``TRADING_`` prefix, ``__`` for nesting), ``settings.toml`` in the config directory, defaults.
@@ -11,9 +11,11 @@ import os
 from contextvars import ContextVar
 from decimal import Decimal
 from enum import StrEnum
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
+from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
@@ -26,6 +28,18 @@ from pydantic_settings import (
 from trading_core.domain.errors import ConfigurationError
 
 CONFIG_DIR_ENV = "TRADING_CONFIG_DIR"
+PACKAGED_CONFIG_DIR = Path(str(files("trading_core") / "defaults"))
+"""settings.toml, symbols.toml and risk_limits.toml as shipped: what runs with nothing set."""
+APP_NAME = "trading-core"
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (``~/.local/share/trading-core`` on Linux).
+
+    One place whatever directory a process starts in, so ``trading-core run`` and an MCP server
+    that Claude Desktop launches from ``/`` share one database.
+    """
+    return Path(user_data_dir(APP_NAME, appauthor=False))
 
 
 class Mode(StrEnum):
@@ -112,6 +126,14 @@ class KillSwitchSettings(_Section):
     pre-trade control (a refused one leaves the position open and raises an alert)."""
 
 
+class KrakenSettings(_Section):
+    """Kraken's REST API (market data now; trading with the brokers issue)."""
+
+    api_url: str | None = None
+    """Base URL of the REST API (default Kraken's own); a local server speaking Kraken's wire
+    format, for tests and rehearsals."""
+
+
 class Settings(BaseSettings):
     """Everything `trading-core` reads from configuration."""
 
@@ -122,8 +144,8 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    config_dir: Path = Path("config")
-    data_dir: Path = Path("data")
+    config_dir: Path = PACKAGED_CONFIG_DIR
+    data_dir: Path = Field(default_factory=default_data_dir)
     db_url: str | None = None
     redis_url: str | None = None
     mode: Mode = Mode.PAPER
@@ -146,6 +168,7 @@ class Settings(BaseSettings):
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
     kill_switch: KillSwitchSettings = Field(default_factory=KillSwitchSettings)
+    kraken: KrakenSettings = Field(default_factory=KrakenSettings)
     telegram_token: SecretStr | None = None
     kraken_api_secret: SecretStr | None = None
 
@@ -158,7 +181,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = (_CHOSEN_CONFIG_DIR.get() or _config_dir()) / "settings.toml"
+        toml_path = config_file(_CHOSEN_CONFIG_DIR.get() or _config_dir(), "settings.toml")
         return (
             init_settings,
             env_settings,
@@ -174,7 +197,30 @@ class Settings(BaseSettings):
 
     @property
     def symbols_file(self) -> Path:
-        return self.config_dir / "symbols.toml"
+        """The instrument allow-list: the config directory's, else the packaged one."""
+        return config_file(self.config_dir, "symbols.toml")
+
+    @property
+    def risk_limits_file(self) -> Path:
+        """Tighten-only risk limits: the config directory's, else the packaged one."""
+        return config_file(self.config_dir, "risk_limits.toml")
+
+
+LIVE_REFUSAL = (
+    "live trading is not available yet: only the paper broker trades (set TRADING_MODE=paper)"
+)
+
+
+def refuse_live_mode(settings: Settings) -> None:
+    """Fail closed at start: no broker can trade live yet, so nothing may pretend to."""
+    if settings.mode is Mode.LIVE:
+        raise ConfigurationError(LIVE_REFUSAL)
+
+
+def config_file(config_dir: Path, name: str) -> Path:
+    """``config_dir/name`` when it exists, else the packaged default of that file."""
+    chosen = config_dir / name
+    return chosen if chosen.is_file() else PACKAGED_CONFIG_DIR / name
 
 
 # The directory load_settings() was asked to read; sources are built per class, so it travels
@@ -183,13 +229,19 @@ _CHOSEN_CONFIG_DIR: ContextVar[Path | None] = ContextVar("_CHOSEN_CONFIG_DIR", d
 
 
 def _config_dir() -> Path:
-    return Path(os.environ.get(CONFIG_DIR_ENV, "config"))
+    named = os.environ.get(CONFIG_DIR_ENV)
+    return Path(named) if named else PACKAGED_CONFIG_DIR
 
 
 def load_settings(**overrides: Any) -> Settings:
     """Read settings once; overrides (flags) win; bad values raise ConfigurationError."""
     clean = {key: value for key, value in overrides.items() if value is not None}
     clean.setdefault("config_dir", _config_dir())
+    if not Path(clean["config_dir"]).is_dir():
+        raise ConfigurationError(
+            f"config directory {clean['config_dir']} does not exist (set {CONFIG_DIR_ENV} to a "
+            "directory, or unset it for the packaged defaults)"
+        )
     token = _CHOSEN_CONFIG_DIR.set(Path(clean["config_dir"]))
     try:
         return Settings(**clean)

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 
 class TradingError(Exception):
-    """Base error: ``code`` is stable, ``message`` is safe to show a user."""
+    """Base error: ``code`` is stable, ``message`` is safe to show a user.
+
+    ``message`` is worded for MCP clients (it may name a tool's parameters); ``cli_message`` says
+    the same to a person at the command line (its flags and commands). Without one given, both
+    read the same.
+    """
 
     code = "TRADING_ERROR"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, cli_message: str | None = None
+    ) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code
         self.message = message
+        self.cli_message = message if cli_message is None else cli_message
 
 
 class ConfigurationError(TradingError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from trading_core.domain.base import ZERO, Frozen, NonNegativeDecimal, PositiveDecimal, UtcDatetime
-from trading_core.domain.order import Side
+from trading_core.domain.order import PAPER_ACCOUNT, Side
 
 
 class Fill(Frozen):
@@ -22,6 +22,8 @@ class Fill(Frozen):
     timestamp: UtcDatetime
     strategy_id: str | None = None
     liquidity: str = "taker"
+    account: str = PAPER_ACCOUNT
+    """The book of the order it fills (see :data:`trading_core.domain.order.PAPER_ACCOUNT`)."""
 
     @property
     def notional(self) -> Decimal:

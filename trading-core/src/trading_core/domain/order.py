@@ -121,6 +121,15 @@ class IllegalTransitionError(ValueError):
         self.target = target
 
 
+PAPER_ACCOUNT = "paper"
+"""The paper account the MCP tools, the CLI and a live-fed run trade and show."""
+
+
+def replay_account(run_id: str) -> str:
+    """The book of one replay (synthetic or file data): kept apart from the paper account."""
+    return f"replay:{run_id}"
+
+
 class Order(Frozen):
     """An order as the system knows it; every change goes through :meth:`transition`."""
 
@@ -143,6 +152,8 @@ class Order(Frozen):
     status_reason: str | None = None
     created_at: UtcDatetime
     updated_at: UtcDatetime
+    account: str = PAPER_ACCOUNT
+    """Which book the order trades: the paper account, or a replay's own (``replay:<run_id>``)."""
 
     @model_validator(mode="after")
     def _prices_match_type(self) -> Order:

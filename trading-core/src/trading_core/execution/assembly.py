@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trading_core.domain.order import PAPER_ACCOUNT
 from trading_core.execution.order_service import OrderService
 from trading_core.execution.paper_broker import PaperBroker
 from trading_core.execution.quotes import QuoteBook
@@ -42,6 +43,7 @@ async def open_paper_execution(
     risk_limits: RiskLimits,
     metrics: MetricsSink,
     state_key: str,
+    account: str = PAPER_ACCOUNT,
 ) -> PaperExecution:
     """The paper broker, the restored trading state and the order service over them.
 
@@ -74,6 +76,7 @@ async def open_paper_execution(
         state=state,
         risk_limits=risk_limits,
         metrics=metrics,
+        account=account,
     )
     await orders.restore()
     return PaperExecution(broker=broker, quotes=quotes, state=state, orders=orders)

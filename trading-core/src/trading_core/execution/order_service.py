@@ -30,7 +30,14 @@ from trading_core.domain.base import ZERO, Frozen
 from trading_core.domain.errors import BrokerError, DuplicateOrderError, TradingError
 from trading_core.domain.fill import Fill
 from trading_core.domain.market import Quote
-from trading_core.domain.order import Order, OrderStatus, OrderType, Side, TimeInForce
+from trading_core.domain.order import (
+    PAPER_ACCOUNT,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from trading_core.domain.position import Position
 from trading_core.domain.state import Severity, SystemEvent
 from trading_core.instruments import InstrumentRegistry
@@ -108,6 +115,7 @@ class OrderService:
         risk_limits: RiskLimits | None = None,
         metrics: MetricsSink | None = None,
         new_order_id: Callable[[], str] = _new_order_id,
+        account: str = PAPER_ACCOUNT,
     ) -> None:
         self._broker = broker
         self._store = store
@@ -120,6 +128,8 @@ class OrderService:
         self._throttles = PreTradeThrottles(self._limits)
         self._metrics: MetricsSink = metrics or NullMetrics()
         self._new_order_id = new_order_id
+        self.account = account
+        """The book this service's orders trade (a replay's own, or the paper account)."""
         self._open: dict[str, Order] = {}
 
     def update_limits(self, risk_limits: RiskLimits) -> None:
@@ -403,7 +413,9 @@ class OrderService:
                 applied.append(fill)
                 await self._count_execution(fill)
                 self._metrics.record_fill()
-                await self._store.save_position(self._ledger.portfolio.position(fill.symbol))
+                await self._store.save_position(
+                    self._ledger.portfolio.position(fill.symbol), account=self.account
+                )
         return tuple(applied)
 
     async def _sync_executions(self) -> ExecutionHistory | None:
@@ -489,6 +501,7 @@ class OrderService:
             strategy_id=request.strategy_id,
             reason=request.reason,
             broker=self._broker.name,
+            account=self.account,
             created_at=now,
             updated_at=now,
         )

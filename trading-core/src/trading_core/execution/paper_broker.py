@@ -309,6 +309,7 @@ class PaperBroker:
             timestamp=now,
             strategy_id=order.strategy_id,
             liquidity="taker" if taker else "maker",
+            account=order.account,
         )
 
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 import ccxt.async_support as ccxt
 from pydantic import ValidationError
@@ -74,6 +74,7 @@ class KrakenPublicSource:
         timeframe: Timeframe,
         *,
         exchange: PublicExchange | None = None,
+        api_url: str | None = None,
         clock: Clock | None = None,
         sleep: SleepFunction = asyncio.sleep,
         history_bars: int = 0,
@@ -89,7 +90,7 @@ class KrakenPublicSource:
             raise ConfigurationError(f"history_bars must not be negative: {history_bars}")
         self._timeframe = timeframe
         self._exchange: PublicExchange = (
-            exchange if exchange is not None else ccxt.kraken({"enableRateLimit": True})
+            exchange if exchange is not None else public_exchange(api_url)
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._sleep = sleep
@@ -128,7 +129,7 @@ class KrakenPublicSource:
         except ccxt.BadSymbol as exc:
             raise InstrumentNotFoundError(f"Kraken does not list {symbol}") from exc
         except ccxt.NetworkError as exc:
-            logger.warning("kraken ticker for %s unavailable: %s", symbol, exc)
+            logger.warning("kraken ticker for %s unavailable: %s", symbol, describe_failure(exc))
             return None
         bid, ask, last = (_positive_float(ticker.get(key)) for key in ("bid", "ask", "last"))
         if bid is None or ask is None or last is None:
@@ -166,7 +167,12 @@ class KrakenPublicSource:
         except ccxt.BadSymbol as exc:
             raise InstrumentNotFoundError(f"Kraken does not list {symbol}") from exc
         except ccxt.NetworkError as exc:
-            logger.warning("kraken candles for %s unavailable, retrying next poll: %s", symbol, exc)
+            logger.warning(
+                "kraken candles for %s unavailable, retrying at %s: %s",
+                symbol,
+                f"{self._next_poll_time():%H:%M:%S} UTC",
+                describe_failure(exc),
+            )
             return []
         except ccxt.ExchangeError as exc:
             raise DataError(f"Kraken refused candles for {symbol}: {exc}") from exc
@@ -210,6 +216,33 @@ class KrakenPublicSource:
         period = self._timeframe.duration.total_seconds()
         next_close = (now.timestamp() // period + 1) * period
         return datetime.fromtimestamp(next_close, UTC) + self._poll_delay
+
+
+def public_exchange(api_url: str | None = None) -> PublicExchange:
+    """ccxt's async Kraken client, rate-limited; ``api_url`` replaces Kraken's base URL."""
+    exchange = ccxt.kraken({"enableRateLimit": True})
+    if api_url is not None:
+        base = api_url.rstrip("/")
+        exchange.urls["api"] = {**exchange.urls["api"], "public": base, "private": base}
+    return cast(PublicExchange, exchange)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """ccxt's message and the causes under it: ccxt names only the URL, the cause says why.
+
+    ``kraken GET https://api.kraken.com/0/public/Assets: Cannot connect to host
+    api.kraken.com:443 ssl:default [Name or service not known]`` instead of the URL alone.
+    """
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current).strip() or type(current).__name__
+        if text not in parts:
+            parts.append(text)
+        current = current.__cause__ or current.__context__
+    return ": ".join(parts)
 
 
 def _positive_float(value: object) -> float | None:

@@ -10,6 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
+
 from trading_core.adapters.clock import SimulatedClock
 from trading_core.domain.errors import DataError
 from trading_core.domain.market import Bar, Quote, Timeframe
@@ -35,8 +37,9 @@ class ReplaySource:
 
     Implements ``MarketDataSource``. Files are read and validated when the source is built;
     ``quality_reports`` tells what validation dropped or flagged. ``start`` is inclusive and
-    ``end`` exclusive, both on the bar's open time; ``max_bars`` caps the bars yielded over all
-    symbols. ``now`` drops bars stamped after it (None keeps the whole history).
+    ``end`` exclusive, both on the bar's open time; ``max_bar_times`` keeps the first N open times
+    (at most N bars of each symbol: what ``--max-bars`` means); ``max_bars`` caps the bars yielded
+    over all symbols. ``now`` drops bars stamped after it (None keeps the whole history).
 
     With a ``clock``, the clock is set to each bar's close time just before the bar is yielded,
     so whatever runs on the bar sees the moment the bar became known. ``speed`` 0 replays as
@@ -52,6 +55,7 @@ class ReplaySource:
         start: datetime | None = None,
         end: datetime | None = None,
         max_bars: int | None = None,
+        max_bar_times: int | None = None,
         speed: float = 0,
         sleep: SleepFunction = asyncio.sleep,
         now: datetime | None = None,
@@ -65,6 +69,8 @@ class ReplaySource:
             raise DataError(f"replay speed must be 0 (as fast as possible) or positive: {speed}")
         if max_bars is not None and max_bars < 0:
             raise DataError(f"max_bars must not be negative: {max_bars}")
+        if max_bar_times is not None and max_bar_times < 0:
+            raise DataError(f"max_bar_times must not be negative: {max_bar_times}")
         self.name = name
         self._spread_bps = spread_bps
         self._clock = clock
@@ -74,7 +80,8 @@ class ReplaySource:
         loaded = [item if isinstance(item, LoadedFile) else load_bars_frame(item) for item in files]
         self._timeframe = _common_timeframe(loaded)
         _require_unique_symbols(loaded)
-        self._files = [_prepare(item, now=now, start=start, end=end) for item in loaded]
+        files_in_window = [_prepare(item, now=now, start=start, end=end) for item in loaded]
+        self._files = _first_bar_times(files_in_window, max_bar_times)
         self._latest: dict[str, Quote] = {}
 
     @property
@@ -86,7 +93,8 @@ class ReplaySource:
 
     @property
     def bar_count(self) -> int:
-        """Validated bars inside ``start``..``end`` over all files (``max_bars`` not applied)."""
+        """Validated bars inside ``start``..``end`` and the first ``max_bar_times`` open times,
+        over all files (``max_bars`` not applied)."""
         return sum(len(item.validated.frame) for item in self._files)
 
     @property
@@ -147,6 +155,31 @@ def _require_unique_symbols(loaded: Sequence[LoadedFile]) -> None:
                 f"symbol {item.symbol} comes from two files: {seen[item.symbol]} and {item.name}"
             )
         seen[item.symbol] = item.name
+
+
+def _first_bar_times(files: list[_ReplayFile], count: int | None) -> list[_ReplayFile]:
+    """``files`` cut to the first ``count`` distinct open times over all of them (None: all)."""
+    if count is None:
+        return files
+    times = pd.concat([item.validated.frame["time"] for item in files]).drop_duplicates()
+    if len(times) <= count:
+        return files
+    last = times.nsmallest(count).iloc[-1] if count else None
+    return [_until(item, last) for item in files]
+
+
+def _until(item: _ReplayFile, last: datetime | None) -> _ReplayFile:
+    """``item`` with the bars opening at or before ``last`` (None: no bar)."""
+    validated = item.validated
+    frame = validated.frame
+    kept = frame.iloc[0:0] if last is None else frame[frame["time"] <= last]
+    window = ValidatedFrame(
+        frame=kept.reset_index(drop=True),
+        report=validated.report,
+        symbol=validated.symbol,
+        timeframe=validated.timeframe,
+    )
+    return _ReplayFile(name=item.name, validated=window)
 
 
 def _prepare(

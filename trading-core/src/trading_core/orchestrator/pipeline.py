@@ -154,16 +154,15 @@ class Pipeline:
         on_slice: Callable[[PipelineStats, datetime], None] | None = None,
     ) -> bool:
         """Process every slice; returns True when stopped before the data ended."""
-        stopped = False
         async for bar_slice in _slices(bars):
             await self.process_slice(bar_slice)
             if on_slice is not None:
                 on_slice(self.stats, bar_slice[0].close_time)
             if stop is not None and stop.is_set():
-                stopped = True
                 break
         await self.finish()
-        return stopped
+        # Set either between bars or while waiting for one (the source then ended early).
+        return stop is not None and stop.is_set()
 
     async def process_slice(self, bar_slice: Sequence[Bar]) -> None:
         opened_at = bar_slice[0].timestamp

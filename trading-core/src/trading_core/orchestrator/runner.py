@@ -23,6 +23,7 @@ from trading_core.adapters.metrics import Metrics
 from trading_core.domain.errors import ConfigurationError, DataError
 from trading_core.domain.fill import Fill
 from trading_core.domain.market import Bar, Timeframe
+from trading_core.domain.order import PAPER_ACCOUNT, replay_account
 from trading_core.domain.portfolio import Portfolio
 from trading_core.domain.state import Severity, SystemEvent
 from trading_core.execution.assembly import open_paper_execution
@@ -37,6 +38,7 @@ from trading_core.marketdata.synthetic import SyntheticSource
 from trading_core.orchestrator.agent_setup import build_agent
 from trading_core.orchestrator.pacing import paced
 from trading_core.orchestrator.pipeline import Pipeline, PipelineConfig, PipelineStats
+from trading_core.orchestrator.stoppable import until_stopped
 from trading_core.orchestrator.summary import RunSummary, count
 from trading_core.portfolio.ledger import PortfolioLedger
 from trading_core.ports.bus import Bus
@@ -47,7 +49,7 @@ from trading_core.ports.tools import Tools
 from trading_core.risk.risk_config import RiskLimits, load_risk_limits_toml
 from trading_core.services.approvals import ApprovalService
 from trading_core.services.tools_inprocess import InProcessTools
-from trading_core.settings import Settings, SourceKind
+from trading_core.settings import Settings, SourceKind, refuse_live_mode
 from trading_core.storage.factory import open_store
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -125,7 +127,9 @@ def prepare_source(
     """Build and validate the market data source (reads and checks replay files up front).
 
     ``start`` (inclusive) and ``end`` (exclusive), on the bars' open times, narrow a replay;
-    an empty window is refused here, before anything is written.
+    an empty window is refused here, before anything is written. ``settings.max_bars`` (N) means
+    N bar times for every source: at most N bars of each symbol. ``total_bars`` counts every
+    symbol's bars, as the summary's "bars processed" does.
     """
     if start is not None or end is not None:
         _check_window(settings, start, end)
@@ -138,7 +142,8 @@ def prepare_source(
         # Imported here: ccxt is large and only this source needs it.
         from trading_core.marketdata.kraken import KrakenPublicSource
 
-        return PreparedSource(KrakenPublicSource(symbols, timeframe), None, realtime=True)
+        source = KrakenPublicSource(symbols, timeframe, api_url=settings.kraken.api_url)
+        return PreparedSource(source, None, realtime=True)
     bars = settings.max_bars or settings.synthetic.bars
     synthetic = SyntheticSource(
         symbols,
@@ -183,7 +188,8 @@ def _prepare_replay(
     replay = ReplaySource(
         loaded,
         spread_bps=settings.paper.spread_bps,
-        max_bars=settings.max_bars,
+        # --max-bars N is N bar times, as for synthetic data: at most N bars of each symbol.
+        max_bar_times=settings.max_bars,
         start=start,
         end=end,
     )
@@ -196,8 +202,7 @@ def _prepare_replay(
             f"{end.isoformat() if end else 'the end'}: the data covers {first:%Y-%m-%d %H:%M} "
             f"to {last:%Y-%m-%d %H:%M} UTC"
         )
-    total = min(available, settings.max_bars) if settings.max_bars else available
-    return PreparedSource(replay, total, realtime=False)
+    return PreparedSource(replay, available, realtime=False)
 
 
 def read_risk_limits(path: Path) -> RiskLimits:
@@ -254,8 +259,9 @@ async def run(
     this same function. ``tools`` opens what orders go through (default
     :func:`in_process_tools`; the parity test passes MCP tools over the run's services).
     """
+    refuse_live_mode(settings)
     instruments = InstrumentRegistry.from_file(settings.symbols_file)
-    risk_limits = read_risk_limits(settings.config_dir / "risk_limits.toml")
+    risk_limits = read_risk_limits(settings.risk_limits_file)
     agent = build_agent(settings.agent)
     prepared = prepare_source(settings, instruments, start=start, end=end)
     symbols = list(prepared.source.symbols())
@@ -291,6 +297,8 @@ async def run(
                 risk_limits=risk_limits,
                 metrics=metrics,
                 state_key=STATE_KEY if prepared.realtime else f"{STATE_KEY}:replay:{run_id}",
+                # A replay trades a book of its own: the paper account the tools show is live.
+                account=PAPER_ACCOUNT if prepared.realtime else replay_account(run_id),
             )
             broker, quotes = execution.broker, execution.quotes
             state, orders = execution.state, execution.orders
@@ -350,6 +358,9 @@ async def run(
             bars = _observed(prepared.source.bars(), observer)
             if settings.speed is not None and not prepared.realtime:
                 bars = paced(bars, speed=settings.speed, wall=SystemClock(), sleep=asyncio.sleep)
+            if stop is not None and (prepared.realtime or settings.speed is not None):
+                # Waiting for the next bar is most of a live or paced run: a stop must not wait.
+                bars = until_stopped(bars, stop)
             stopped = await pipeline.run(bars, stop=stop, on_slice=on_slice)
             if stopped:
                 await _on_stop(settings, orders, store, clock, run_id)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pydantic import Field
 
 from trading_core.domain.base import Frozen, Money
+from trading_core.domain.precision import format_money
 
 
 class RunSummary(Frozen):
@@ -39,6 +40,10 @@ class RunSummary(Frozen):
     def render(self) -> str:
         """A closing summary a person reads in a terminal."""
         pct = self.pnl / self.starting_equity * 100 if self.starting_equity else Decimal(0)
+
+        def money(amount: Decimal) -> str:
+            return format_money(amount, self.currency)
+
         decisions = ", ".join(f"{k} {v}" for k, v in sorted(self.decisions.items())) or "none"
         orders = ", ".join(f"{k} {v}" for k, v in sorted(self.orders.items())) or "none"
         lines = [
@@ -47,10 +52,10 @@ class RunSummary(Frozen):
             f"  decisions      : {self.total_decisions} ({decisions})",
             f"  orders         : {sum(self.orders.values())} ({orders})",
             f"  fills          : {self.fills}",
-            f"  equity         : {self.starting_equity:.2f} -> {self.ending_equity:.8f} "
+            f"  equity         : {money(self.starting_equity)} -> {money(self.ending_equity)} "
             f"{self.currency} ({pct:+.3f}%)",
-            f"  P&L            : realized {self.realized_pnl:.8f}, unrealized "
-            f"{self.unrealized_pnl:.8f}, commissions {self.commissions:.8f}",
+            f"  P&L            : realized {money(self.realized_pnl)}, unrealized "
+            f"{money(self.unrealized_pnl)}, commissions {money(self.commissions)}",
             f"  max drawdown   : {self.max_drawdown_pct:.3f}%",
             f"  database       : {self.database}",
             f"  bus            : {self.bus}",

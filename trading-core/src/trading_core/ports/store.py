@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from trading_core.domain.approval import Approval, ApprovalStatus
 from trading_core.domain.fill import Fill
 from trading_core.domain.market import Bar, Timeframe
-from trading_core.domain.order import Order, OrderStatus
+from trading_core.domain.order import PAPER_ACCOUNT, Order, OrderStatus
 from trading_core.domain.position import Position
 from trading_core.domain.signal import Decision
 from trading_core.domain.state import Strategy, SystemEvent
@@ -77,8 +77,9 @@ class Store(Protocol):
         status: Sequence[OrderStatus] | None = None,
         symbol: str | None = None,
         limit: int | None = None,
+        account: str | None = None,
     ) -> list[Order]:
-        """Newest first."""
+        """Newest first; ``account`` keeps one book's orders (None: every book)."""
         ...
 
     async def save_fill(self, fill: Fill) -> bool:
@@ -86,14 +87,19 @@ class Store(Protocol):
         ...
 
     async def list_fills(
-        self, *, symbol: str | None = None, since: datetime | None = None, limit: int | None = None
+        self,
+        *,
+        symbol: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        account: str | None = None,
     ) -> list[Fill]:
-        """Oldest first."""
+        """Oldest first; ``account`` keeps one book's fills (None: every book)."""
         ...
 
-    async def save_position(self, position: Position) -> None: ...
+    async def save_position(self, position: Position, *, account: str = PAPER_ACCOUNT) -> None: ...
 
-    async def list_positions(self) -> list[Position]: ...
+    async def list_positions(self, *, account: str = PAPER_ACCOUNT) -> list[Position]: ...
 
     # approvals (requests waiting for a person)
     async def save_approval(self, approval: Approval) -> None:

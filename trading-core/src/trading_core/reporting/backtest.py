@@ -12,11 +12,14 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from trading_core.domain.errors import DataError
 from trading_core.domain.fill import Fill
 from trading_core.domain.market import Bar, Timeframe
+from trading_core.domain.precision import format_money
+from trading_core.instruments import InstrumentRegistry
 from trading_core.orchestrator.runner import ProgressCallback, run
 from trading_core.orchestrator.summary import RunSummary
 from trading_core.reporting.report import BacktestReport, build_report
@@ -85,7 +88,12 @@ async def run_backtest(
         parameters=backtest_parameters(settings, start=start, end=end, timeframe=timeframe),
         outcome=run_outcome(summary, recorder.bars),
     )
-    return BacktestResult(summary, report, write_report(report, report_dir))
+    instruments = InstrumentRegistry.from_file(settings.symbols_file)
+
+    def tick_of(symbol: str) -> Decimal | None:
+        return instruments.get(symbol).tick_size if symbol in instruments else None
+
+    return BacktestResult(summary, report, write_report(report, report_dir, tick_of=tick_of))
 
 
 def backtest_parameters(
@@ -113,7 +121,7 @@ def backtest_parameters(
         "commission (bps)": f"{paper.commission_bps}",
         "max participation of bar volume": f"{paper.max_participation}",
         "seed": str(settings.seed),
-        "guardrails": "pre-trade risk limits and circuit breakers active (config/risk_limits.toml)",
+        "guardrails": "pre-trade risk limits and circuit breakers active (risk_limits.toml)",
     }
 
 
@@ -136,14 +144,18 @@ def run_outcome(summary: RunSummary, bars: dict[str, list[Bar]]) -> dict[str, st
         "decisions": _counts(summary.total_decisions, summary.decisions),
         "orders": _counts(sum(summary.orders.values()), summary.orders),
         "fills": str(summary.fills),
-        "starting equity": f"{summary.starting_equity:.8f} {summary.currency}",
-        "ending equity": f"{summary.ending_equity:.8f} {summary.currency} ({pct:+.3f}%)",
-        "realized P&L": f"{summary.realized_pnl:.8f} {summary.currency}",
-        "unrealized P&L": f"{summary.unrealized_pnl:.8f} {summary.currency}",
-        "commissions": f"{summary.commissions:.8f} {summary.currency}",
+        "starting equity": _money(summary.starting_equity, summary.currency),
+        "ending equity": (f"{_money(summary.ending_equity, summary.currency)} ({pct:+.3f}%)"),
+        "realized P&L": _money(summary.realized_pnl, summary.currency),
+        "unrealized P&L": _money(summary.unrealized_pnl, summary.currency),
+        "commissions": _money(summary.commissions, summary.currency),
         "stopped early": "yes" if summary.stopped_early else "no",
         "decisions audited in": summary.database,
     }
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return f"{format_money(amount, currency)} {currency}"
 
 
 def _counts(total: int, parts: dict[str, int]) -> str:

@@ -16,6 +16,7 @@ from trading_core.portfolio.performance import RoundTrip
 from trading_core.reporting.chart import equity_chart_png
 from trading_core.reporting.html_page import render_html
 from trading_core.reporting.report import BacktestReport
+from trading_core.reporting.rounding import TickOf, round_payload
 
 METRICS_FILE: Final = "metrics.json"
 TRADES_FILE: Final = "trades.csv"
@@ -51,13 +52,18 @@ def check_report_dir(directory: Path) -> None:
             return
 
 
-def write_report(report: BacktestReport, directory: Path) -> ReportFiles:
-    """Render every part first, then write the four files into ``directory`` (created if needed)."""
+def write_report(
+    report: BacktestReport, directory: Path, *, tick_of: TickOf | None = None
+) -> ReportFiles:
+    """Render every part first, then write the four files into ``directory`` (created if needed).
+
+    ``tick_of`` gives each instrument's tick, the places its prices show in trades.csv.
+    """
     check_report_dir(directory)
     chart = equity_chart_png(report.equity, title=report.title, currency=report.currency)
     contents: dict[str, str | bytes] = {
         METRICS_FILE: metrics_json(report),
-        TRADES_FILE: trades_csv(report.trades),
+        TRADES_FILE: trades_csv(report.trades, currency=report.currency, tick_of=tick_of),
         CHART_FILE: chart,
         HTML_FILE: render_html(report, chart),
     }
@@ -91,13 +97,18 @@ def metrics_json(report: BacktestReport) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-def trades_csv(trades: list[RoundTrip]) -> str:
-    """One row per round trip, columns :data:`TRADE_FIELDS`, amounts at full precision."""
+def trades_csv(trades: list[RoundTrip], *, currency: str, tick_of: TickOf | None = None) -> str:
+    """One row per round trip, columns :data:`TRADE_FIELDS`.
+
+    Commission and P&L show their currency's places, prices their tick's (the policy of
+    :mod:`trading_core.reporting.rounding`); quantities are exact.
+    """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=TRADE_FIELDS, lineterminator="\n")
     writer.writeheader()
     for trip in trades:
-        writer.writerow({name: _cell(value) for name, value in trip.model_dump().items()})
+        row = round_payload(trip.model_dump(), currency=currency, tick_of=tick_of)
+        writer.writerow({name: _cell(value) for name, value in row.items()})
     return buffer.getvalue()
 
 

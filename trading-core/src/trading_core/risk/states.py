@@ -245,8 +245,10 @@ def reset_kill_switch(
     latched_until = record.kill_latched_until
     early = latched_until is not None and now < latched_until
     if early and not override_latch:
+        latched = f"kill switch latched until {_iso(latched_until)}"
         raise KillSwitchLatched(
-            f"kill switch latched until {_iso(latched_until)}; pass override_latch after review"
+            f"{latched}; pass override_latch after review",
+            cli_message=f"{latched}; add --override-latch after review",
         )
     new = _rest(record, now=now, reason=reason, by=by, kill_switch=False, kill_latched_until=None)
     return new, [_transition_event(record, new, Severity.CRITICAL, early_override=early)]
@@ -259,7 +261,11 @@ def resume(
     if not human:
         raise HumanApprovalRequired("only a person can resume trading")
     if record.state is TradingState.KILLED:
-        raise KillSwitchEngaged("the kill switch is active; reset it with reset_kill_switch")
+        raise KillSwitchEngaged(
+            "the kill switch is active; reset it with reset_kill_switch",
+            cli_message="the kill switch is active; a person resets it with "
+            "`trading-core kill-switch reset --reason ...`",
+        )
     if record.state is TradingState.ACTIVE and record.reducing_floor is None:
         return record, []
     new = _set(record, TradingState.ACTIVE, reason=reason, now=now, by=by, reducing_floor=None)

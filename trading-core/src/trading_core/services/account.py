@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from trading_core.domain.errors import InstrumentNotFoundError
+from trading_core.domain.order import PAPER_ACCOUNT
 from trading_core.domain.portfolio import Portfolio
 from trading_core.instruments import InstrumentRegistry
 from trading_core.portfolio.ledger import PortfolioLedger
@@ -27,9 +28,12 @@ class Account:
         *,
         currency: str,
         initial_cash: Decimal,
+        name: str = PAPER_ACCOUNT,
     ) -> None:
         self._store = store
         self._instruments = instruments
+        self.name = name
+        """The book shown and traded: the paper account, or a replay's own book."""
         self.currency = currency
         self.initial_cash = initial_cash
         self.ledger = PortfolioLedger(Portfolio.start(initial_cash, base_currency=currency))
@@ -51,7 +55,7 @@ class Account:
         """Apply fills the store holds that this ledger has not seen; returns how many."""
         applied = 0
         foreign = 0
-        for fill in await self._store.list_fills():
+        for fill in await self._store.list_fills(account=self.name):
             if not self.counts(fill.symbol):
                 foreign += 1
                 continue

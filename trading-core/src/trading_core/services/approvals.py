@@ -44,6 +44,15 @@ def new_approval_id() -> str:
     return f"apr_{uuid.uuid4().hex[:16]}"
 
 
+def _failure(exc: TradingError) -> dict[str, Any]:
+    """The result of an approval that raised; ``cli_message`` only where the CLI reads it
+    differently (``trading-core approvals approve`` shows that one)."""
+    result: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if exc.cli_message != exc.message:
+        result["cli_message"] = exc.cli_message
+    return result
+
+
 class ApprovalService:
     """Creates, lists, approves and rejects approvals; see the module docstring."""
 
@@ -128,7 +137,7 @@ class ApprovalService:
         try:
             status, result = await handler(claimed, by)
         except TradingError as exc:
-            status, result = ApprovalStatus.FAILED, {"code": exc.code, "message": exc.message}
+            status, result = ApprovalStatus.FAILED, _failure(exc)
         except Exception:
             # The details (SQL, paths) stay in the server's log, not in a result clients read.
             logger.exception("approval %s failed", approval_id)

@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta
 from trading_core.adapters.bus_factory import open_bus
 from trading_core.adapters.clock import SystemClock
 from trading_core.adapters.metrics import Metrics
-from trading_core.domain.errors import ConfigurationError
 from trading_core.execution.assembly import open_paper_execution
 from trading_core.execution.order_service import OrderService
 from trading_core.execution.paper_broker import PaperBroker
@@ -25,7 +24,7 @@ from trading_core.orchestrator.runner import account_currency, read_risk_limits
 from trading_core.ports.bus import Bus
 from trading_core.ports.clock import Clock
 from trading_core.ports.store import Store
-from trading_core.settings import Mode, Settings
+from trading_core.settings import Settings, refuse_live_mode
 from trading_core.storage.factory import open_store
 
 from .account import Account
@@ -87,19 +86,27 @@ class TradingApp:
         await self.store.close()
 
 
+def preflight(settings: Settings) -> None:
+    """What a server checks before it serves: live mode, the instrument list, the risk limits.
+
+    A server that started and then failed every call would look healthy to its client; this
+    makes it refuse at start with one line instead.
+    """
+    refuse_live_mode(settings)
+    InstrumentRegistry.from_file(settings.symbols_file)
+    read_risk_limits(settings.risk_limits_file)
+
+
 async def open_app(settings: Settings, *, channel: str, clock: Clock | None = None) -> TradingApp:
     """Open the store, bus and feed named by ``settings`` and wire the services on them.
 
     Raises :class:`ConfigurationError` for anything wrong in the configuration, before any
     write. ``channel`` names the entry point in the audit trail (``mcp``, ``cli``).
     """
-    if settings.mode is Mode.LIVE:
-        raise ConfigurationError(
-            "live mode is not available from the MCP servers or the CLI yet: only the paper broker"
-        )
+    refuse_live_mode(settings)
     clock = clock or SystemClock()
     instruments = InstrumentRegistry.from_file(settings.symbols_file)
-    configured_limits = read_risk_limits(settings.config_dir / "risk_limits.toml")
+    configured_limits = read_risk_limits(settings.risk_limits_file)
     feed = build_feed(settings, instruments, clock)
     clock = feed.clock  # a replay runs on market time: orders and risk see the replayed moment
     currency = account_currency(settings, instruments, list(feed.symbols()))

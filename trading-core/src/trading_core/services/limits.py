@@ -1,7 +1,7 @@
 """Risk limits at run time: tightening applies at once; loosening takes a person; caps never move.
 
 The effective limits are, per key, the value set at run time (``config.risk_limits`` in the store)
-or else the value in ``config/risk_limits.toml`` or else the hard cap, and always within the hard
+or else the value in ``risk_limits.toml`` or else the hard cap, and always within the hard
 cap (``risk.risk_config`` refuses anything beyond it). Values set at run time are kept in the
 store, so every process on one database (the MCP servers, ``trading-core run``, the CLI) sees them.
 """
@@ -82,7 +82,7 @@ class RiskLimitsService:
             raise RiskLimitRefusedError(f"unknown risk limit {key!r}; known: {sorted(_ALL_KEYS)}")
         if key not in _NUMERIC_KEYS:
             raise RiskLimitRefusedError(
-                f"{key} is an allow-list; change it in config/risk_limits.toml (tighten-only)"
+                f"{key} is an allow-list; change it in risk_limits.toml (tighten-only)"
             )
         try:
             checked = load_risk_limits({key: value})

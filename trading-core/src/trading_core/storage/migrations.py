@@ -41,6 +41,7 @@ from trading_core.storage.schema import (
     render_schema,
     table_ref,
 )
+from trading_core.storage.schema_v1 import ORDERS_V1, POSITIONS_V1, TRADES_V1
 from trading_core.storage.session import SqlSession
 from trading_core.storage.statements import insert_sql
 
@@ -60,9 +61,9 @@ class Migration:
 
 
 INITIAL_TABLES: tuple[Table, ...] = (
-    ORDERS,
-    TRADES,
-    POSITIONS,
+    ORDERS_V1,
+    TRADES_V1,
+    POSITIONS_V1,
     STATE,
     STRATEGIES,
     RISK_LIMITS,
@@ -85,6 +86,30 @@ async def _create_approvals(session: SqlSession) -> None:
 async def _create_tables(session: SqlSession, tables: tuple[Table, ...]) -> None:
     for statement in render_schema(session.dialect, tables):
         await session.execute(statement)
+
+
+async def _add_accounts(session: SqlSession) -> None:
+    """Give orders, fills and positions the book they belong to; what exists is the paper one.
+
+    Positions are keyed by (account, symbol) now, and neither dialect changes a primary key in
+    place, so that table is copied aside, recreated and copied back.
+    """
+    dialect = session.dialect
+    for table in (ORDERS, TRADES):
+        await session.execute(
+            f"ALTER TABLE {table_ref(table.qualified_name, dialect)} "
+            f"ADD COLUMN {quote('account')} TEXT NOT NULL DEFAULT 'paper'"
+        )
+    positions = table_ref(POSITIONS.qualified_name, dialect)
+    old_columns = ", ".join(quote(column) for column in POSITIONS_V1.column_names)
+    await session.execute(f"CREATE TEMPORARY TABLE positions_v1 AS SELECT * FROM {positions}")
+    await session.execute(f"DROP TABLE {positions}")
+    await _create_tables(session, (POSITIONS,))
+    await session.execute(
+        f"INSERT INTO {positions} ({quote('account')}, {old_columns}) "
+        f"SELECT 'paper', {old_columns} FROM positions_v1"
+    )
+    await session.execute("DROP TABLE positions_v1")
 
 
 async def _timescale_is_usable(session: SqlSession) -> bool:
@@ -119,6 +144,7 @@ async def _use_timescale_when_available(session: SqlSession) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", (_create_initial_schema, _use_timescale_when_available)),
     Migration(2, "approvals", (_create_approvals,)),
+    Migration(3, "accounts: the paper account apart from each replay's book", (_add_accounts,)),
 )
 
 

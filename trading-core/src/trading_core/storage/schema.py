@@ -170,6 +170,7 @@ ORDERS = Table(
         _c("status_reason", _TXT, True),
         _c("created_at", _TS),
         _c("updated_at", _TS),
+        _c("account", _TXT),
     ),
     primary_key=("order_id",),
     unique=(("client_order_id",),),
@@ -190,6 +191,7 @@ TRADES = Table(
         _c("timestamp", _TS),
         _c("strategy_id", _TXT, True),
         _c("liquidity", _TXT),
+        _c("account", _TXT),
     ),
     primary_key=("fill_id",),
     indexes=(Index(("symbol", "timestamp")), Index(("order_id",))),
@@ -198,6 +200,7 @@ TRADES = Table(
 POSITIONS = Table(
     "trading.positions",
     (
+        _c("account", _TXT),
         _c("symbol", _TXT),
         _c("quantity", _DEC),
         _c("average_price", _DEC),
@@ -205,7 +208,7 @@ POSITIONS = Table(
         _c("commissions", _DEC),
         _c("updated_at", _TS, True),
     ),
-    primary_key=("symbol",),
+    primary_key=("account", "symbol"),
 )
 
 STATE = Table(

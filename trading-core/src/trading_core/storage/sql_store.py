@@ -20,7 +20,7 @@ from trading_core.domain.approval import Approval, ApprovalStatus
 from trading_core.domain.errors import DuplicateOrderError
 from trading_core.domain.fill import Fill
 from trading_core.domain.market import Bar, Timeframe
-from trading_core.domain.order import Order, OrderStatus
+from trading_core.domain.order import PAPER_ACCOUNT, Order, OrderStatus
 from trading_core.domain.position import Position
 from trading_core.domain.signal import Decision
 from trading_core.domain.state import Strategy, SystemEvent
@@ -192,10 +192,11 @@ class SqlStore(ABC):
         status: Sequence[OrderStatus] | None = None,
         symbol: str | None = None,
         limit: int | None = None,
+        account: str | None = None,
     ) -> list[Order]:
-        """Newest first (by created_at)."""
+        """Newest first (by created_at); ``account`` keeps one book's orders (None: all)."""
         query = Select(ORDERS, self._codec).where_in("status", status)
-        query.where("symbol", "=", symbol)
+        query.where("symbol", "=", symbol).where("account", "=", account)
         sql = query.sql(order_by=[("created_at", True), ("order_id", True)], limit=limit)
         rows = await self._fetch(sql, query.params)
         return [self._codec.decode_model(Order, ORDERS, row) for row in rows]
@@ -208,23 +209,35 @@ class SqlStore(ABC):
         return bool(inserted)
 
     async def list_fills(
-        self, *, symbol: str | None = None, since: datetime | None = None, limit: int | None = None
+        self,
+        *,
+        symbol: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        account: str | None = None,
     ) -> list[Fill]:
         """Oldest first; ``since`` is inclusive; ``limit`` keeps the most recent."""
         query = Select(TRADES, self._codec).where("symbol", "=", symbol)
+        query.where("account", "=", account)
         query.where("timestamp", ">=", since)
         order_by = [("timestamp", True), ("fill_id", True)]
         rows = await self._fetch(query.sql(order_by=order_by, limit=limit), query.params)
         return [self._codec.decode_model(Fill, TRADES, row) for row in reversed(rows)]
 
-    async def save_position(self, position: Position) -> None:
-        await self._write(upsert_sql(POSITIONS, self._codec), POSITIONS, position.model_dump())
+    async def save_position(self, position: Position, *, account: str = PAPER_ACCOUNT) -> None:
+        row = {**position.model_dump(), "account": account}
+        await self._write(upsert_sql(POSITIONS, self._codec), POSITIONS, row)
 
-    async def list_positions(self) -> list[Position]:
-        """Every stored position (flat ones included), by symbol."""
-        query = Select(POSITIONS, self._codec)
+    async def list_positions(self, *, account: str = PAPER_ACCOUNT) -> list[Position]:
+        """Every stored position of ``account`` (flat ones included), by symbol."""
+        query = Select(POSITIONS, self._codec).where("account", "=", account)
         rows = await self._fetch(query.sql(order_by=[("symbol", False)]), query.params)
-        return [self._codec.decode_model(Position, POSITIONS, row) for row in rows]
+        return [
+            Position.model_validate(
+                {k: v for k, v in self._codec.decode_row(POSITIONS, row).items() if k != "account"}
+            )
+            for row in rows
+        ]
 
     # approvals
     async def save_approval(self, approval: Approval) -> None:
