@@ -200,7 +200,8 @@ class KrakenBroker:
         try:
             await self._exchange.cancel_order(order.broker_order_id, order.symbol)
         except ccxt.OrderNotFound:
-            pass  # closed meanwhile: the refresh below says how
+            # No longer open at Kraken: it traded out or was cancelled; its info says which.
+            return await self._refresh(order)
         except ccxt.NetworkError as exc:
             raise BrokerError(f"kraken: no answer to the cancel ({describe(exc)})") from exc
         return await self._refresh(order)
