@@ -34,6 +34,7 @@ from trading_core.domain.errors import BrokerError, OrderNotFoundError
 from trading_core.domain.fill import Fill
 from trading_core.domain.market import Quote
 from trading_core.domain.order import Order, OrderStatus, OrderType, Side, TimeInForce
+from trading_core.marketdata.kraken import describe_failure, point_at
 from trading_core.ports.broker import BrokerReport
 from trading_core.ports.clock import Clock
 
@@ -125,9 +126,7 @@ def trading_exchange(
     if rate_limit_ms is not None:
         config["rateLimit"] = rate_limit_ms
     exchange = ccxt.kraken(config)
-    if api_url is not None:
-        base = api_url.rstrip("/")
-        exchange.urls["api"] = {**exchange.urls["api"], "public": base, "private": base}
+    point_at(exchange, api_url)
     return exchange  # type: ignore[no-any-return]
 
 
@@ -183,9 +182,9 @@ class KrakenBroker:
                 params,
             )
         except ccxt.NetworkError as exc:
-            raise BrokerError(f"kraken: no answer to the order ({describe(exc)})") from exc
+            raise BrokerError(f"kraken: no answer to the order ({describe_failure(exc)})") from exc
         except ccxt.BaseError as exc:
-            return self._refused(order, f"kraken refused the order: {describe(exc)}")
+            return self._refused(order, f"kraken refused the order: {describe_failure(exc)}")
         sent = order.transition(
             OrderStatus.SENT, at=self._clock.now(), broker_order_id=str(created["id"])
         )
@@ -203,7 +202,7 @@ class KrakenBroker:
             # No longer open at Kraken: it traded out or was cancelled; its info says which.
             return await self._refresh(order)
         except ccxt.NetworkError as exc:
-            raise BrokerError(f"kraken: no answer to the cancel ({describe(exc)})") from exc
+            raise BrokerError(f"kraken: no answer to the cancel ({describe_failure(exc)})") from exc
         return await self._refresh(order)
 
     async def find_by_client_id(self, client_order_id: str) -> Order | None:
@@ -217,7 +216,7 @@ class KrakenBroker:
             if not found:
                 found = await self._exchange.fetch_closed_orders(None, None, None, params)
         except ccxt.NetworkError as exc:
-            raise BrokerError(f"kraken: order lookup failed ({describe(exc)})") from exc
+            raise BrokerError(f"kraken: order lookup failed ({describe_failure(exc)})") from exc
         return None if not found else self._order_from_kraken(found[0], client_order_id)
 
     async def on_quote(self, quote: Quote) -> Sequence[BrokerReport]:
@@ -243,7 +242,9 @@ class KrakenBroker:
                 int(timeout.total_seconds() * 1000)
             )
         except ccxt.BaseError as exc:
-            raise BrokerError(f"kraken: dead man's switch not armed ({describe(exc)})") from exc
+            raise BrokerError(
+                f"kraken: dead man's switch not armed ({describe_failure(exc)})"
+            ) from exc
         trigger = str(answer.get("info", answer).get("result", {}).get("triggerTime", ""))
         try:
             return datetime.fromisoformat(trigger.replace("Z", "+00:00"))
@@ -255,7 +256,7 @@ class KrakenBroker:
         try:
             await self._exchange.cancel_all_orders()
         except ccxt.BaseError as exc:
-            raise BrokerError(f"kraken: cancel all failed ({describe(exc)})") from exc
+            raise BrokerError(f"kraken: cancel all failed ({describe_failure(exc)})") from exc
 
     async def close(self) -> None:
         await self._exchange.close()
@@ -267,7 +268,9 @@ class KrakenBroker:
         try:
             info = (await self._exchange.fetch_order(order.broker_order_id, order.symbol))["info"]
         except ccxt.NetworkError as exc:
-            raise BrokerError(f"kraken: order status unavailable ({describe(exc)})") from exc
+            raise BrokerError(
+                f"kraken: order status unavailable ({describe_failure(exc)})"
+            ) from exc
         updated, fills = self._apply(order, info)
         self._orders[order.order_id] = updated
         return BrokerReport(order=updated, fills=tuple(fills))
@@ -333,9 +336,3 @@ class KrakenBroker:
             updated_at=now,
         )
         return self._apply(order, info)[0]
-
-
-def describe(exc: BaseException) -> str:
-    """ccxt's message without the repeated exchange prefix."""
-    text = str(exc).strip()
-    return text.removeprefix("kraken ").strip() or type(exc).__name__

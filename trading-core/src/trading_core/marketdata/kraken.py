@@ -221,10 +221,15 @@ class KrakenPublicSource:
 def public_exchange(api_url: str | None = None) -> PublicExchange:
     """ccxt's async Kraken client, rate-limited; ``api_url`` replaces Kraken's base URL."""
     exchange = ccxt.kraken({"enableRateLimit": True})
+    point_at(exchange, api_url)
+    return cast(PublicExchange, exchange)
+
+
+def point_at(exchange: ccxt.Exchange, api_url: str | None) -> None:
+    """Send ``exchange``'s public and private calls to ``api_url`` (None: Kraken's own)."""
     if api_url is not None:
         base = api_url.rstrip("/")
         exchange.urls["api"] = {**exchange.urls["api"], "public": base, "private": base}
-    return cast(PublicExchange, exchange)
 
 
 def describe_failure(exc: BaseException) -> str:
