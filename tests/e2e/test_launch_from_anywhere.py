@@ -73,7 +73,7 @@ async def test_run_and_a_server_started_elsewhere_share_the_per_user_database(
 @pytest.mark.parametrize(
     ("extra", "says"),
     [
-        ({"TRADING_MODE": "live"}, "live trading is not available yet"),
+        ({"TRADING_MODE": "live"}, "live trading runs only as `trading-core run --live`"),
         ({"TRADING_CONFIG_DIR": "/nonexistent/config"}, "config directory"),
     ],
     ids=["live-mode", "missing-config-dir"],
@@ -100,12 +100,33 @@ def test_a_server_refuses_at_start_with_one_line(
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("command", [["run"], ["run", "--source", "kraken"]])
-def test_live_mode_refuses_a_run_at_start_with_one_line(tmp_path: Path, command: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("command", "extra", "says"),
+    [
+        (["run"], {"TRADING_MODE": "live"}, "--live was not given"),
+        (["run", "--source", "kraken"], {"TRADING_MODE": "live"}, "--live was not given"),
+        (["run", "--live", "--source", "kraken"], {}, "TRADING_MODE is paper"),
+        (["run", "--live"], {"TRADING_MODE": "live"}, "needs live prices: --source kraken"),
+        (
+            ["run", "--live", "--source", "kraken"],
+            {"TRADING_MODE": "live"},
+            "TRADING_KRAKEN__API_KEY",
+        ),
+        (
+            ["backtest", "--data", "x.csv", "--report", "r"],
+            {"TRADING_MODE": "live"},
+            "runs only as",
+        ),
+    ],
+    ids=["setting-only", "setting-only-kraken", "flag-only", "not-kraken", "no-keys", "backtest"],
+)
+def test_live_mode_refuses_a_run_at_start_with_one_line(
+    tmp_path: Path, command: list[str], extra: dict[str, str], says: str
+) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "trading_core.cli", *command],
         cwd=tmp_path,
-        env=_bare_env(tmp_path / "xdg", TRADING_MODE="live"),
+        env=_bare_env(tmp_path / "xdg", **extra),
         capture_output=True,
         text=True,
         timeout=120,
@@ -114,5 +135,5 @@ def test_live_mode_refuses_a_run_at_start_with_one_line(tmp_path: Path, command:
     assert result.returncode == 2, result.stdout
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert "live trading is not available yet" in lines[0]
+    assert says in lines[0]
     assert not (tmp_path / "xdg").exists()  # refused before anything was written

@@ -17,6 +17,14 @@ Where each shape comes from:
   ``cl_ord_id`` field shown in the fetch_open_orders comment of ccxt's kraken.py.
 - ``CancelOrder`` ``{"count": 1}`` and ``CancelAllOrdersAfter`` ``{"currentTime", "triggerTime"}``:
   the response comments in ccxt's kraken.py, which quote Kraken's documented examples.
+- ``BalanceEx`` (``{asset: {"balance", "hold_trade"}}``, amounts as strings at the asset's
+  ``decimals`` from the recorded Assets): the response comment in ccxt's kraken.py
+  (``fetch_balance``) and Kraken's "Get Extended Balance" example; ``Balance`` likewise.
+- ``Ticker``: the recorded ``tests/fixtures/kraken/ticker_XXBTZUSD.json``, its last trade price
+  (``c``) set to the fake's price of the pair.
+- ``OHLC``: the recorded ``tests/fixtures/kraken/ohlc_XXBTZUSD_5m.json`` shape (rows of
+  ``[time, open, high, low, close, vwap, volume, count]``, prices and volume as strings, and
+  ``last``), its times moved to the hours before now and its prices flat at the fake's price.
 - Error strings (``EOrder:Insufficient funds``, ``EOrder:Unknown order``, ``EAPI:Invalid nonce``,
   ``EAPI:Invalid key``, ``EQuery:Invalid asset pair``, ``EGeneral:Invalid arguments``,
   ``EService:Unavailable``): the keys of
@@ -37,7 +45,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -131,6 +139,7 @@ class KrakenFake:
         self.url = ""
         self._pairs = json.loads((FIXTURES / "asset_pairs.json").read_text())
         self._assets = json.loads((FIXTURES / "assets.json").read_text())
+        self._ticker_shape = json.loads((FIXTURES / "ticker_XXBTZUSD.json").read_text())
 
     # --- controls -----------------------------------------------------------------------------
 
@@ -146,6 +155,25 @@ class KrakenFake:
         """A resting order trades ``volume`` at ``price`` (as a maker: the same fee here)."""
         self._trade(self.orders[txid], volume, price)
 
+    def place_external(
+        self, pair: str, side: str, volume: Decimal, limit: Decimal, executed: Decimal = Decimal(0)
+    ) -> str:
+        """An order a person placed on Kraken's own site (no cl_ord_id); returns its txid."""
+        order = FakeOrder(
+            txid=_txid("O"),
+            pair=pair,
+            side=side,
+            ordertype="limit",
+            volume=volume,
+            limit=limit,
+            cl_ord_id=None,
+            opened=time.time(),
+        )
+        self.orders[order.txid] = order
+        if executed:
+            self._trade(order, executed, limit)
+        return order.txid
+
     def calls(self, endpoint: str) -> list[dict[str, str]]:
         return [form for name, form in self.requests if name == endpoint]
 
@@ -156,6 +184,8 @@ class KrakenFake:
         app.router.add_get("/0/public/AssetPairs", self._asset_pairs)
         app.router.add_get("/0/public/Assets", self._public("Assets", self._assets))
         app.router.add_get("/0/public/Time", self._time)
+        app.router.add_get("/0/public/Ticker", self._ticker)
+        app.router.add_get("/0/public/OHLC", self._ohlc)
         app.router.add_post("/0/private/{endpoint}", self._private)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -183,6 +213,31 @@ class KrakenFake:
     async def _time(self, request: web.Request) -> web.Response:
         now = int(time.time())
         return web.json_response({"error": [], "result": {"unixtime": now, "rfc1123": ""}})
+
+    async def _ticker(self, request: web.Request) -> web.Response:
+        self.requests.append(("Ticker", dict(request.query)))
+        recorded = next(iter(self._ticker_shape["result"].values()))
+        result = {}
+        for pair in request.query.get("pair", "").split(","):
+            if pair not in self.prices:
+                return web.json_response({"error": ["EQuery:Unknown asset pair"]})
+            result[pair] = {**recorded, "c": [_money(self.prices[pair], 5), "0.00100000"]}
+        return web.json_response({"error": [], "result": result})
+
+    async def _ohlc(self, request: web.Request) -> web.Response:
+        self.requests.append(("OHLC", dict(request.query)))
+        pair = request.query.get("pair", "")
+        if pair not in self.prices:
+            return web.json_response({"error": ["EQuery:Unknown asset pair"]})
+        period = int(request.query.get("interval", "1")) * 60
+        forming = int(time.time()) // period * period
+        price = _money(self.prices[pair], 1)
+        # 60 candles, the last one still forming, as Kraken sends them.
+        rows = [
+            [forming - period * back, price, price, price, price, price, "1.00000000", 10]
+            for back in range(59, -1, -1)
+        ]
+        return web.json_response({"error": [], "result": {pair: rows, "last": forming - period}})
 
     async def _private(self, request: web.Request) -> web.StreamResponse:
         endpoint = request.match_info["endpoint"]
@@ -315,7 +370,26 @@ class KrakenFake:
         return {"currentTime": stamp, "triggerTime": trigger if timeout > 0 else "0"}
 
     def _Balance(self, form: dict[str, str]) -> dict[str, str]:
-        return {asset: _money(amount, 4) for asset, amount in self.balances.items()}
+        return {asset: self._amount(asset, amount) for asset, amount in self.balances.items()}
+
+    def _BalanceEx(self, form: dict[str, str]) -> dict[str, dict[str, str]]:
+        held: dict[str, Decimal] = {}
+        for order in self.orders.values():
+            if order.status == "open" and order.side == "buy" and order.limit is not None:
+                remaining = (order.volume - order.vol_exec) * order.limit
+                held["ZUSD"] = held.get("ZUSD", Decimal(0)) + remaining
+        return {
+            asset: {
+                "balance": self._amount(asset, amount),
+                "hold_trade": self._amount(asset, held.get(asset, Decimal(0))),
+            }
+            for asset, amount in self.balances.items()
+        }
+
+    def _amount(self, asset: str, amount: Decimal) -> str:
+        """An amount as Kraken writes it: rounded down to the asset's ``decimals``."""
+        places = int(self._assets["result"].get(asset, {}).get("decimals", 10))
+        return f"{amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):.{places}f}"
 
     # --- internals ----------------------------------------------------------------------------
 

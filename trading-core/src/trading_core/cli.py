@@ -122,7 +122,7 @@ class _Progress:
             self._open_line = False
 
 
-@app.command(short_help="Paper-trade over market data, auditing every decision.")
+@app.command(short_help="Trade over market data (paper unless --live), auditing every decision.")
 def run(
     source: Annotated[
         SourceKind | None,
@@ -171,8 +171,17 @@ def run(
             metavar="FACTOR", help="Replay pacing: 1 = wall-clock, 60 = sixty times faster."
         ),
     ] = None,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Trade real money on Kraken. Takes TRADING_MODE=live as well (two switches), "
+            "--source kraken and Kraken API keys; refuses to trade until the start-up "
+            "reconciliation passes.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the paper-trading pipeline over market data and audit every decision."""
+    """Run the trading pipeline over market data and audit every decision (paper by default)."""
     if data and source is None:
         source = SourceKind.REPLAY
     try:
@@ -188,18 +197,22 @@ def run(
             metrics_port=metrics_port,
             speed=speed,
         )
-        summary = asyncio.run(_run_until_interrupted(settings, None if quiet else _Progress()))
+        summary = asyncio.run(
+            _run_until_interrupted(settings, None if quiet else _Progress(), live=live)
+        )
     except TradingError as exc:
         raise _fail(exc) from None
     typer.echo(summary.render())
 
 
-async def _run_until_interrupted(settings: Settings, progress: _Progress | None) -> RunSummary:
+async def _run_until_interrupted(
+    settings: Settings, progress: _Progress | None, *, live: bool = False
+) -> RunSummary:
     """Run the pipeline; Ctrl-C or SIGTERM stops it after the current bar, state flushed."""
     from trading_core.orchestrator.runner import run as run_pipeline
 
     return await _until_interrupted(
-        lambda stop: run_pipeline(settings, stop=stop, progress=progress)
+        lambda stop: run_pipeline(settings, stop=stop, progress=progress, live=live)
     )
 
 

@@ -177,3 +177,39 @@ def state_release(
         return service.record
 
     _show(_with_service(db_url, release))
+
+
+@state_app.command("adopt-venue")
+def state_adopt_venue(
+    reason: Reason,
+    account: Annotated[
+        str, typer.Option(metavar="ACCOUNT", help="The venue account whose holdings to take.")
+    ] = "kraken",
+    db_url: DbUrl = None,
+) -> None:
+    """Take the venue's holdings as the book at the next live start. A person only.
+
+    For a difference reconciliation cannot explain (a transfer, a trade on the venue's site):
+    the next `trading-core run --live` replaces each position that differs with the venue's
+    quantity at its last price, audited as adopted. Trading stays reduced until `state resume`.
+    """
+    from trading_core.execution.reconciliation import adopt_venue_at_next_start
+
+    async def adopt() -> None:
+        settings = load_settings(db_url=db_url)
+        clock = SystemClock()
+        store = await open_store(settings.database_url, clock=clock)
+        try:
+            await store.upgrade()
+            await adopt_venue_at_next_start(
+                store, clock, account=account, by=_operator(), reason=reason
+            )
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(adopt())
+    except TradingError as exc:
+        typer.secho(f"error [{exc.code}]: {exc.cli_message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"the next `trading-core run --live` takes {account}'s holdings as the book")

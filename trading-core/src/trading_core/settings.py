@@ -127,11 +127,42 @@ class KillSwitchSettings(_Section):
 
 
 class KrakenSettings(_Section):
-    """Kraken's REST API (market data now; trading with the brokers issue)."""
+    """Kraken's REST API: market data, and trading when live mode is switched on."""
 
     api_url: str | None = None
     """Base URL of the REST API (default Kraken's own); a local server speaking Kraken's wire
     format, for tests and rehearsals."""
+    api_key: SecretStr | None = None
+    """Trading key (``TRADING_KRAKEN__API_KEY``); needed only by a live run."""
+    api_secret: SecretStr | None = None
+    """Its base64 private key (``TRADING_KRAKEN__API_SECRET``)."""
+    rate_limit_ms: int | None = Field(default=None, ge=0, le=60_000)
+    """Spacing of calls (default ccxt's for Kraken); lowered only for a local server."""
+    poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    """Working orders are polled at most this often (ccxt's limiter spaces every call too)."""
+    dead_man_seconds: int = Field(default=60, ge=15, le=600)
+    """Kraken cancels every open order if a live run stops refreshing within this long
+    (CancelAllOrdersAfter); refreshed at every bar and at least every third of it."""
+
+
+class ReconciliationSettings(_Section):
+    """How a live run checks the venue against its own books (at start, periodically, daily).
+
+    The tolerances are capped in code: configuration can tighten them, never widen them past
+    what a person would still call "the same books".
+    """
+
+    interval_minutes: int = Field(default=5, gt=0, le=60)
+    unknown_orders: Literal["cancel", "adopt"] = "cancel"
+    """An open order at the venue that this system never sent: cancel it, or adopt it into
+    the book (counted by every control from then on)."""
+    quantity_tolerance_pct: Decimal = Field(default=Decimal("0.01"), ge=0, le=Decimal("0.5"))
+    """Largest difference between a venue balance and the book's position, in % of the larger
+    (at least one lot of the instrument)."""
+    cash_tolerance_pct: Decimal = Field(default=Decimal("0.05"), ge=0, le=Decimal("0.5"))
+    """Largest difference between the venue's cash and the ledger's, in % (at least one cent)."""
+    failures_before_reducing: int = Field(default=3, ge=1, le=10)
+    """Periodic checks that could not reach the venue in a row before trading is REDUCING."""
 
 
 class Settings(BaseSettings):
@@ -169,8 +200,8 @@ class Settings(BaseSettings):
     mcp: McpSettings = Field(default_factory=McpSettings)
     kill_switch: KillSwitchSettings = Field(default_factory=KillSwitchSettings)
     kraken: KrakenSettings = Field(default_factory=KrakenSettings)
+    reconciliation: ReconciliationSettings = Field(default_factory=ReconciliationSettings)
     telegram_token: SecretStr | None = None
-    kraken_api_secret: SecretStr | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -206,15 +237,54 @@ class Settings(BaseSettings):
         return config_file(self.config_dir, "risk_limits.toml")
 
 
-LIVE_REFUSAL = (
-    "live trading is not available yet: only the paper broker trades (set TRADING_MODE=paper)"
+LIVE_ONLY_IN_RUN = (
+    "live trading runs only as `trading-core run --live`; the MCP servers, backtests and other "
+    "commands trade paper (set TRADING_MODE=paper)"
+)
+LIVE_FLAG_ONLY = (
+    "--live was given but TRADING_MODE is paper: live trading takes both switches "
+    "(TRADING_MODE=live and --live)"
+)
+LIVE_SETTING_ONLY = (
+    "TRADING_MODE=live is set but --live was not given: live trading takes both switches "
+    "(TRADING_MODE=live and --live)"
 )
 
 
 def refuse_live_mode(settings: Settings) -> None:
-    """Fail closed at start: no broker can trade live yet, so nothing may pretend to."""
+    """Fail closed at start of anything but a live run: it must not trade live by accident."""
     if settings.mode is Mode.LIVE:
-        raise ConfigurationError(LIVE_REFUSAL)
+        raise ConfigurationError(LIVE_ONLY_IN_RUN)
+
+
+def live_switches(settings: Settings, *, live_flag: bool) -> bool:
+    """Whether this run trades live: both switches, or neither (paper); one alone is refused.
+
+    The first switch is configuration (``TRADING_MODE=live``), the second a flag a person types
+    at start (``--live``), so neither a stray environment variable nor a copied command line
+    sends real orders alone. With both, a live run also needs live prices and Kraken keys.
+    """
+    live_setting = settings.mode is Mode.LIVE
+    if live_flag and not live_setting:
+        raise ConfigurationError(LIVE_FLAG_ONLY)
+    if live_setting and not live_flag:
+        raise ConfigurationError(LIVE_SETTING_ONLY)
+    if not live_setting:
+        return False
+    if settings.source is not SourceKind.KRAKEN:
+        raise ConfigurationError(
+            f"live trading needs live prices: --source kraken (not {settings.source})"
+        )
+    kraken = settings.kraken
+    if not _secret(kraken.api_key) or not _secret(kraken.api_secret):
+        raise ConfigurationError(
+            "live trading on Kraken needs TRADING_KRAKEN__API_KEY and TRADING_KRAKEN__API_SECRET"
+        )
+    return True
+
+
+def _secret(value: SecretStr | None) -> bool:
+    return value is not None and bool(value.get_secret_value().strip())
 
 
 def config_file(config_dir: Path, name: str) -> Path:

@@ -29,6 +29,7 @@ class DecisionType(StrEnum):
     SKIP = "skip"
     REJECTED = "rejected"
     APPROVAL = "approval"
+    RECONCILIATION = "reconciliation"
 
 
 class Decision(Frozen):

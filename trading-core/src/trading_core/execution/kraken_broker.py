@@ -16,6 +16,9 @@
   polled at most every ``poll_interval`` however often quotes arrive.
 - Dead man's switch: :meth:`KrakenBroker.arm_dead_man_switch` (``CancelAllOrdersAfter``) cancels
   every order at Kraken if this process stops refreshing it.
+- Reconciliation (:class:`~trading_core.ports.venue.VenueAccount`): every open order at Kraken
+  (``OpenOrders``), exact balances (``BalanceEx``, read as strings) and the last price
+  (``Ticker``); orders from before a restart are followed again with :meth:`KrakenBroker.track`.
 
 Only market and limit orders (GTC, IOC) are sent; anything else is rejected here, before Kraken.
 """
@@ -37,7 +40,10 @@ from trading_core.domain.order import Order, OrderStatus, OrderType, Side, TimeI
 from trading_core.marketdata.kraken import describe_failure, point_at
 from trading_core.ports.broker import BrokerReport
 from trading_core.ports.clock import Clock
+from trading_core.ports.venue import VenueOrder
 
+KRAKEN_ACCOUNT = "kraken"
+"""The book a live Kraken run trades (apart from the paper account and every replay's)."""
 _CLIENT_ID_NAMESPACE = uuid.UUID("6f1c2b8e-3c55-4d0e-9a55-6b6f3d7c1a01")
 _WORKING = frozenset({OrderStatus.SENT, OrderStatus.PARTIAL, OrderStatus.UNKNOWN})
 _SUPPORTED = {
@@ -97,6 +103,12 @@ class TradingExchange(Protocol):
     async def cancel_all_orders(
         self, symbol: str | None = None, params: dict[str, Any] = ...
     ) -> Any: ...
+
+    async def fetch_balance(self, params: dict[str, Any] = ...) -> Any: ...
+
+    async def fetch_ticker(self, symbol: str, params: dict[str, Any] = ...) -> Any: ...
+
+    def safe_currency_code(self, currency_id: str | None, currency: Any = None) -> str: ...
 
     async def cancel_all_orders_after(
         self, timeout: int, params: dict[str, Any] = ...
@@ -261,6 +273,70 @@ class KrakenBroker:
     async def close(self) -> None:
         await self._exchange.close()
 
+    # --- reconciliation (VenueAccount) --------------------------------------------------------
+
+    def venue_client_id(self, client_order_id: str) -> str:
+        return kraken_client_id(client_order_id)
+
+    async def venue_open_orders(self) -> Sequence[VenueOrder]:
+        """Every open order on the account, whoever placed it (``OpenOrders``)."""
+        try:
+            found = await self._exchange.fetch_open_orders()
+        except ccxt.BaseError as exc:
+            raise BrokerError(f"kraken: open orders unavailable ({describe_failure(exc)})") from exc
+        return [self._venue_order(entry) for entry in found]
+
+    async def balances(self) -> Mapping[str, Decimal]:
+        """Total balance per unified currency code, from BalanceEx's strings (exact)."""
+        try:
+            answer = await self._exchange.fetch_balance()
+        except ccxt.BaseError as exc:
+            raise BrokerError(f"kraken: balances unavailable ({describe_failure(exc)})") from exc
+        raw = answer.get("info", {}).get("result", {})
+        totals: dict[str, Decimal] = {}
+        for asset, entry in raw.items():
+            code = self._exchange.safe_currency_code(asset)
+            amount = entry.get("balance", "0") if isinstance(entry, Mapping) else entry
+            totals[code] = totals.get(code, Decimal(0)) + Decimal(str(amount))
+        return totals
+
+    async def last_price(self, symbol: str) -> Decimal:
+        try:
+            ticker = await self._exchange.fetch_ticker(symbol)
+        except ccxt.BaseError as exc:
+            raise BrokerError(f"kraken: no price for {symbol} ({describe_failure(exc)})") from exc
+        last = ticker.get("info", {}).get("c", [None])[0]
+        if last is None:
+            raise BrokerError(f"kraken: ticker for {symbol} has no last trade price")
+        return Decimal(str(last))
+
+    def track(self, order: Order, *, commission_booked: Decimal = Decimal(0)) -> None:
+        """Follow ``order`` from now on; ``commission_booked``: its fees the book already holds.
+
+        Kraken reports an order's fee as a running total, so the part already booked (before a
+        restart) is subtracted from the next execution's commission rather than charged again.
+        """
+        if order.broker_order_id is None:
+            raise ValueError(f"order {order.order_id} has no Kraken txid to follow")
+        self._orders[order.order_id] = order
+        self._fees[order.order_id] = commission_booked
+
+    async def refresh(self, order: Order) -> BrokerReport:
+        """``order`` as Kraken has it now (follow it with :meth:`track` first)."""
+        if order.order_id not in self._orders:
+            self.track(order)
+        return await self._refresh(order)
+
+    async def cancel_venue_order(self, order: VenueOrder) -> None:
+        try:
+            await self._exchange.cancel_order(order.broker_order_id, order.symbol)
+        except ccxt.OrderNotFound:
+            return  # it closed meanwhile: nothing left to cancel
+        except ccxt.BaseError as exc:
+            raise BrokerError(
+                f"kraken: cancel of {order.broker_order_id} failed ({describe_failure(exc)})"
+            ) from exc
+
     # --- internals ----------------------------------------------------------------------------
 
     async def _refresh(self, order: Order) -> BrokerReport:
@@ -310,6 +386,23 @@ class KrakenBroker:
                 status, at=now, reason=info.get("reason") or f"kraken {status}"
             )
         return order, fills
+
+    def _venue_order(self, found: Mapping[str, Any]) -> VenueOrder:
+        info = found.get("info", {})
+        descr = info.get("descr", {})
+        limit = Decimal(str(descr.get("price", "0")))
+        is_limit = descr.get("ordertype") == "limit"
+        return VenueOrder(
+            broker_order_id=str(found["id"]),
+            venue_client_id=info.get("cl_ord_id") or None,
+            symbol=str(found["symbol"]),
+            side=Side(str(descr.get("type", found.get("side")))),
+            quantity=Decimal(str(info["vol"])),
+            filled_quantity=Decimal(str(info.get("vol_exec", "0"))),
+            order_type=OrderType.LIMIT if is_limit else OrderType.MARKET,
+            limit_price=limit if is_limit and limit > 0 else None,
+            opened_at=datetime.fromtimestamp(float(info.get("opentm", 0)), tz=UTC),
+        )
 
     def _refused(self, order: Order, reason: str) -> BrokerReport:
         rejected = order.transition(OrderStatus.REJECTED, at=self._clock.now(), reason=reason)

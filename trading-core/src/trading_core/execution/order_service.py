@@ -390,6 +390,13 @@ class OrderService:
         await self._record(report.order, report.fills)
         return report.order
 
+    async def record_report(self, report: BrokerReport) -> tuple[Fill, ...]:
+        """Book what the venue said about an order (reconciliation's way into the books).
+
+        The same path as a submit's answer: the order saved, each new fill counted once.
+        """
+        return await self._record(report.order, report.fills)
+
     async def on_quote(self, quote: Quote) -> list[Fill]:
         """Feed a quote to the broker; resting orders that execute are recorded."""
         self._quotes.update(quote)

@@ -178,6 +178,11 @@ class TradingStateService:
         await self._commit(states.halt(self._record, reason=reason, now=self._clock.now(), by=by))
         return self._record
 
+    async def reduce(self, *, reason: str, by: str) -> StateRecord:
+        """REDUCING until a person resumes: only orders that reduce a position may leave."""
+        await self._commit(states.reduce(self._record, reason=reason, now=self._clock.now(), by=by))
+        return self._record
+
     async def resume(self, *, by: str, human: bool, reason: str) -> StateRecord:
         await self._commit(
             states.resume(self._record, now=self._clock.now(), by=by, human=human, reason=reason)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -152,12 +152,19 @@ class Pipeline:
         *,
         stop: asyncio.Event | None = None,
         on_slice: Callable[[PipelineStats, datetime], None] | None = None,
+        between_slices: Callable[[datetime], Awaitable[None]] | None = None,
     ) -> bool:
-        """Process every slice; returns True when stopped before the data ended."""
+        """Process every slice; returns True when stopped before the data ended.
+
+        ``between_slices`` runs after each slice, when nothing of the pipeline's is in flight
+        (a live run reconciles there).
+        """
         async for bar_slice in _slices(bars):
             await self.process_slice(bar_slice)
             if on_slice is not None:
                 on_slice(self.stats, bar_slice[0].close_time)
+            if between_slices is not None:
+                await between_slices(bar_slice[0].close_time)
             if stop is not None and stop.is_set():
                 break
         await self.finish()

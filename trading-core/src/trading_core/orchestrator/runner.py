@@ -27,8 +27,8 @@ from trading_core.domain.order import PAPER_ACCOUNT, replay_account
 from trading_core.domain.portfolio import Portfolio
 from trading_core.domain.state import Severity, SystemEvent
 from trading_core.execution.assembly import open_paper_execution
+from trading_core.execution.live_assembly import LiveExecution, open_kraken_execution
 from trading_core.execution.order_service import OrderService
-from trading_core.execution.paper_broker import PaperBroker
 from trading_core.execution.quotes import QuoteBook
 from trading_core.execution.trading_state import STATE_KEY, TradingStateService
 from trading_core.instruments import InstrumentRegistry
@@ -36,11 +36,13 @@ from trading_core.marketdata.loaders import load_bars_frame
 from trading_core.marketdata.replay import ReplaySource
 from trading_core.marketdata.synthetic import SyntheticSource
 from trading_core.orchestrator.agent_setup import build_agent
+from trading_core.orchestrator.live_upkeep import LiveUpkeep
 from trading_core.orchestrator.pacing import paced
 from trading_core.orchestrator.pipeline import Pipeline, PipelineConfig, PipelineStats
 from trading_core.orchestrator.stoppable import until_stopped
 from trading_core.orchestrator.summary import RunSummary, count
 from trading_core.portfolio.ledger import PortfolioLedger
+from trading_core.ports.broker import Broker
 from trading_core.ports.bus import Bus
 from trading_core.ports.clock import Clock
 from trading_core.ports.market_data import MarketDataSource
@@ -49,7 +51,7 @@ from trading_core.ports.tools import Tools
 from trading_core.risk.risk_config import RiskLimits, load_risk_limits_toml
 from trading_core.services.approvals import ApprovalService
 from trading_core.services.tools_inprocess import InProcessTools
-from trading_core.settings import Settings, SourceKind, refuse_live_mode
+from trading_core.settings import Settings, SourceKind, live_switches
 from trading_core.storage.factory import open_store
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -83,9 +85,10 @@ class RunServices:
     timeframe: Timeframe
     currency: str
     initial_cash: Decimal
+    """Starting equity: the configured paper cash, or the venue's equity a live run opens at."""
     risk_limits: RiskLimits
     ledger: PortfolioLedger
-    broker: PaperBroker
+    broker: Broker
     quotes: QuoteBook
     state: TradingStateService
     orders: OrderService
@@ -251,6 +254,7 @@ async def run(
     end: datetime | None = None,
     observer: RunObserver | None = None,
     tools: ToolsFactory | None = None,
+    live: bool = False,
 ) -> RunSummary:
     """One paper-trading run over the configured source; returns the closing summary.
 
@@ -258,8 +262,11 @@ async def run(
     and fills (a backtest builds its report from them). The live loop and the backtest are
     this same function. ``tools`` opens what orders go through (default
     :func:`in_process_tools`; the parity test passes MCP tools over the run's services).
+
+    ``live`` is the second switch (``--live``): with ``TRADING_MODE=live`` as well the run trades
+    Kraken, and only once the start-up reconciliation has passed; one switch alone is refused.
     """
-    refuse_live_mode(settings)
+    live = live_switches(settings, live_flag=live)
     instruments = InstrumentRegistry.from_file(settings.symbols_file)
     risk_limits = read_risk_limits(settings.risk_limits_file)
     agent = build_agent(settings.agent)
@@ -287,21 +294,50 @@ async def run(
         exits = AsyncExitStack()  # the run's tools, closed before the bus and the store
         try:
             ledger = _ledger(Portfolio.start(cash, base_currency=currency), observer)
-            execution = await open_paper_execution(
-                settings,
-                store=store,
-                bus=bus,
-                clock=clock,
-                instruments=instruments,
-                ledger=ledger,
-                risk_limits=risk_limits,
-                metrics=metrics,
-                state_key=STATE_KEY if prepared.realtime else f"{STATE_KEY}:replay:{run_id}",
-                # A replay trades a book of its own: the paper account the tools show is live.
-                account=PAPER_ACCOUNT if prepared.realtime else replay_account(run_id),
-            )
-            broker, quotes = execution.broker, execution.quotes
-            state, orders = execution.state, execution.orders
+            upkeep: LiveUpkeep | None = None
+            broker: Broker
+            if live:
+                # The book is the venue's: opened by the start-up reconciliation, which raises
+                # (and nothing trades) when the venue and the store disagree.
+                opened = await open_kraken_execution(
+                    settings,
+                    store=store,
+                    bus=bus,
+                    clock=clock,
+                    instruments=instruments,
+                    symbols=symbols,
+                    ledger=ledger,
+                    risk_limits=risk_limits,
+                    metrics=metrics,
+                    run_id=run_id,
+                )
+                exits.push_async_callback(opened.broker.close)
+                upkeep = _live_upkeep(settings, opened, clock)
+                await upkeep.start()
+                exits.push_async_callback(upkeep.stop)
+                broker, quotes, state, orders = (
+                    opened.broker,
+                    opened.quotes,
+                    opened.state,
+                    opened.orders,
+                )
+                cash = ledger.portfolio.equity
+            else:
+                execution = await open_paper_execution(
+                    settings,
+                    store=store,
+                    bus=bus,
+                    clock=clock,
+                    instruments=instruments,
+                    ledger=ledger,
+                    risk_limits=risk_limits,
+                    metrics=metrics,
+                    state_key=STATE_KEY if prepared.realtime else f"{STATE_KEY}:replay:{run_id}",
+                    # A replay trades a book of its own: the paper account the tools show is live.
+                    account=PAPER_ACCOUNT if prepared.realtime else replay_account(run_id),
+                )
+                broker, quotes = execution.broker, execution.quotes
+                state, orders = execution.state, execution.orders
             orders.wire_kill_switch(flatten=settings.kill_switch.flatten == "all")
             services = RunServices(
                 settings=settings,
@@ -361,7 +397,12 @@ async def run(
             if stop is not None and (prepared.realtime or settings.speed is not None):
                 # Waiting for the next bar is most of a live or paced run: a stop must not wait.
                 bars = until_stopped(bars, stop)
-            stopped = await pipeline.run(bars, stop=stop, on_slice=on_slice)
+            stopped = await pipeline.run(
+                bars,
+                stop=stop,
+                on_slice=on_slice,
+                between_slices=upkeep.between_slices if upkeep is not None else None,
+            )
             if stopped:
                 await _on_stop(settings, orders, store, clock, run_id)
             await _event(store, clock, "run_finished", f"run {run_id}: {pipeline.stats.bars} bars")
@@ -376,6 +417,18 @@ async def run(
             await bus.close()
     finally:
         await store.close()
+
+
+def _live_upkeep(settings: Settings, opened: LiveExecution, clock: Clock) -> LiveUpkeep:
+    return LiveUpkeep(
+        broker=opened.broker,
+        reconciler=opened.reconciler,
+        state=opened.state,
+        clock=clock,
+        interval=timedelta(minutes=settings.reconciliation.interval_minutes),
+        dead_man=timedelta(seconds=settings.kraken.dead_man_seconds),
+        state_poll=timedelta(seconds=settings.kraken.poll_seconds),
+    )
 
 
 async def _on_stop(

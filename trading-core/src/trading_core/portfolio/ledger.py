@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
 from trading_core.domain.fill import Fill
 from trading_core.domain.portfolio import Portfolio
+from trading_core.domain.position import Position
 
 
 class PortfolioLedger:
@@ -27,6 +29,33 @@ class PortfolioLedger:
         self._seen_fills.add(fill.fill_id)
         self._portfolio = self._portfolio.apply_fill(fill)
         return True
+
+    def open_book(
+        self,
+        *,
+        cash: Decimal,
+        positions: Mapping[str, Position],
+        marks: Mapping[str, Decimal],
+        at: datetime,
+    ) -> None:
+        """Start from a venue's truth: a live account's book once reconciliation has passed.
+
+        The high-water mark and the day's starting equity are the opening equity, so the
+        breakers measure from here rather than from a paper starting balance.
+        """
+        opened = Portfolio(
+            base_currency=self._portfolio.base_currency,
+            cash=cash,
+            positions={s: p for s, p in positions.items() if p.quantity or p.realized_pnl},
+            marks=dict(marks),
+            high_water_mark=cash,
+            start_of_day_equity=cash,
+            as_of=at,
+        )
+        equity = opened.equity
+        self._portfolio = opened.model_copy(
+            update={"high_water_mark": equity, "start_of_day_equity": equity}
+        )
 
     def mark(self, symbol: str, price: Decimal, at: datetime) -> None:
         self._portfolio = self._portfolio.mark(symbol, price, at)

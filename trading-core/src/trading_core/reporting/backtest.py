@@ -24,7 +24,7 @@ from trading_core.orchestrator.runner import ProgressCallback, run
 from trading_core.orchestrator.summary import RunSummary
 from trading_core.reporting.report import BacktestReport, build_report
 from trading_core.reporting.writer import ReportFiles, check_report_dir, write_report
-from trading_core.settings import Settings
+from trading_core.settings import Settings, refuse_live_mode
 
 
 @dataclass(slots=True)
@@ -70,6 +70,7 @@ async def run_backtest(
     Bad input (files, symbols, window, report directory, settings) raises a ``TradingError``
     before anything is written. A run stopped early still gets its report, marked as such.
     """
+    refuse_live_mode(settings)  # a backtest trades a replay's own paper book, never live
     check_report_dir(report_dir)
     recorder = BacktestRecorder()
     summary = await run(

@@ -16,11 +16,11 @@ from trading_core.adapters.clock import SystemClock
 from trading_core.adapters.metrics import Metrics
 from trading_core.execution.assembly import open_paper_execution
 from trading_core.execution.order_service import OrderService
-from trading_core.execution.paper_broker import PaperBroker
 from trading_core.execution.trading_state import STATE_KEY, TradingStateService
 from trading_core.instruments import InstrumentRegistry
 from trading_core.marketdata.feed import MarketFeed, build_feed
 from trading_core.orchestrator.runner import account_currency, read_risk_limits
+from trading_core.ports.broker import Broker
 from trading_core.ports.bus import Bus
 from trading_core.ports.clock import Clock
 from trading_core.ports.store import Store
@@ -46,7 +46,7 @@ class TradingApp:
     feed: MarketFeed
     limits: RiskLimitsService
     account: Account
-    broker: PaperBroker
+    broker: Broker
     state: TradingStateService
     orders: OrderService
     approvals: ApprovalService

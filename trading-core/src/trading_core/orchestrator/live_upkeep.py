@@ -1,0 +1,124 @@
+"""What a live run does besides trading: the dead man's switch, and reconciliation on schedule.
+
+- The dead man's switch (Kraken's ``CancelAllOrdersAfter``) is re-armed by a background task every
+  third of its timeout, so a process that hangs or dies leaves no order working for longer than
+  that. A refresh that fails is alerted and retried; if the process cannot reach Kraken for a whole
+  timeout, Kraken cancels, which is what the switch is for.
+- Reconciliation runs between bars (:meth:`LiveUpkeep.between_slices`), never during one: the
+  pipeline then has nothing in flight, so an order of ours can never look unknown. It runs every
+  ``reconciliation.interval_minutes`` and once at the start of each UTC day ("daily").
+- A person's kill switch, pause or resume from another process is read every ``state_poll``
+  (seconds), not once a bar: a kill cancels Kraken's orders within seconds even while the run
+  waits minutes for its next candle.
+- When the run stops, a kept order (``on_stop = "keep"``) stays: the switch is disarmed. With
+  ``cancel`` the orders are cancelled first and the switch is disarmed all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import date, datetime, timedelta
+
+from trading_core.domain.errors import BrokerError, TradingError
+from trading_core.domain.state import Severity, SystemEvent
+from trading_core.execution.kraken_broker import KrakenBroker
+from trading_core.execution.reconciliation import Reconciler
+from trading_core.execution.trading_state import TradingStateService
+from trading_core.ports.clock import Clock
+
+log = logging.getLogger(__name__)
+COMPONENT = "orchestrator.live_upkeep"
+
+
+class LiveUpkeep:
+    """The dead man's switch task and the reconciliation schedule of one live run."""
+
+    def __init__(
+        self,
+        *,
+        broker: KrakenBroker,
+        reconciler: Reconciler,
+        state: TradingStateService,
+        clock: Clock,
+        interval: timedelta,
+        dead_man: timedelta,
+        state_poll: timedelta = timedelta(seconds=2),
+    ) -> None:
+        self._broker = broker
+        self._reconciler = reconciler
+        self._state = state
+        self._clock = clock
+        self._interval = interval
+        self._dead_man = dead_man
+        self._state_poll = state_poll
+        started = clock.now()
+        self._last_pass = started  # the start-up pass has just run
+        self._day: date = started.date()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    async def between_slices(self, _at: datetime) -> None:
+        """Reconcile when the interval has passed, or the UTC day has turned."""
+        now = self._clock.now()
+        if now.date() != self._day:
+            self._day = now.date()
+            self._last_pass = now
+            await self._reconciler.periodic("daily")
+        elif now - self._last_pass >= self._interval:
+            self._last_pass = now
+            await self._reconciler.periodic()
+
+    async def start(self) -> None:
+        """Arm the switch now (a failure here refuses the start), then keep it armed."""
+        await self._broker.arm_dead_man_switch(self._dead_man)
+        self._tasks = [
+            asyncio.create_task(self._keep_armed(), name="dead-man-switch"),
+            asyncio.create_task(self._watch_state(), name="trading-state-watch"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop refreshing and disarm the switch (the run's own stop has settled its orders)."""
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:
+            await self._broker.arm_dead_man_switch(timedelta(0))
+        except BrokerError as exc:
+            log.warning("dead man's switch not disarmed: %s", exc)
+
+    async def _keep_armed(self) -> None:
+        period = self._dead_man.total_seconds() / 3
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=period)
+            if self._stopping.is_set():
+                return
+            try:
+                await self._broker.arm_dead_man_switch(self._dead_man)
+            except BrokerError as exc:
+                await self._state.alert(
+                    SystemEvent(
+                        timestamp=self._clock.now(),
+                        event_type="broker.dead_man_switch_failed",
+                        component=COMPONENT,
+                        severity=Severity.WARNING,
+                        message=f"dead man's switch not refreshed: {exc}",
+                    )
+                )
+
+    async def _watch_state(self) -> None:
+        period = self._state_poll.total_seconds()
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=period)
+            if self._stopping.is_set():
+                return
+            try:
+                await self._state.refresh()  # runs the kill actions on a new kill
+            except TradingError as exc:
+                # The store out of reach: the next bar's refresh (and the gate) still check.
+                log.warning("trading state not refreshed: %s", exc)
