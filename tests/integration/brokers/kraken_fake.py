@@ -42,6 +42,8 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import signal
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -135,6 +137,7 @@ class KrakenFake:
         self._last_nonce = 0
         self._failures: dict[str, list[str]] = {}
         self._lose_ack: set[str] = set()
+        self._kill: dict[str, tuple[int, bool]] = {}
         self._runner: web.AppRunner | None = None
         self.url = ""
         self._pairs = json.loads((FIXTURES / "asset_pairs.json").read_text())
@@ -150,6 +153,14 @@ class KrakenFake:
     def lose_next_ack(self, endpoint: str = "AddOrder") -> None:
         """The next ``endpoint`` call is carried out, then the connection is cut unanswered."""
         self._lose_ack.add(endpoint)
+
+    def kill_at(self, endpoint: str, pid: int, *, carried_out: bool) -> None:
+        """``kill -9`` process ``pid`` when its next ``endpoint`` call arrives, unanswered.
+
+        With ``carried_out`` the call takes effect first (an order placed, say), so the process
+        dies after Kraken acted and before it heard; without, it dies before Kraken acted.
+        """
+        self._kill[endpoint] = (pid, carried_out)
 
     def execute(self, txid: str, volume: Decimal, price: Decimal) -> None:
         """A resting order trades ``volume`` at ``price`` (as a maker: the same fee here)."""
@@ -254,16 +265,27 @@ class KrakenFake:
         handler = getattr(self, f"_{endpoint}", None)
         if handler is None:
             return web.json_response({"error": ["EGeneral:Unknown method"]})
+        kill = self._kill.pop(endpoint, None)
+        if kill is not None and not kill[1]:
+            return self._kill_caller(request, kill[0])
         try:
             result = handler(form)
         except _KrakenError as exc:
             return web.json_response({"error": [str(exc)]})
+        if kill is not None:
+            return self._kill_caller(request, kill[0])
         if endpoint in self._lose_ack:
             self._lose_ack.discard(endpoint)
             assert request.transport is not None
             request.transport.close()  # carried out, never acknowledged
             return web.Response(status=500)
         return web.json_response({"error": [], "result": result})
+
+    def _kill_caller(self, request: web.Request, pid: int) -> web.Response:
+        os.kill(pid, signal.SIGKILL)
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response(status=500)
 
     def _authenticate(self, request: web.Request, body: str, form: dict[str, str]) -> str | None:
         if request.headers.get("API-Key") != API_KEY:

@@ -112,6 +112,23 @@ async def test_repeated_fill_id_is_recorded_once(
     assert await store.list_fills() == [fill]
 
 
+async def test_a_fill_is_booked_with_its_position_once_in_one_transaction(
+    store: Store, make_fill: Callable[..., Fill]
+) -> None:
+    fill = make_fill(account="kraken")
+    moved = Position(symbol=fill.symbol, quantity=Decimal(2), average_price=Decimal(100))
+
+    assert await store.book_fill(fill, moved, account="kraken") is True
+    again = moved.model_copy(update={"quantity": Decimal(4)})
+    assert await store.book_fill(fill, again, account="kraken") is False  # a repeated report
+
+    assert await store.list_fills() == [fill]
+    assert [(p.symbol, p.quantity) for p in await store.list_positions(account="kraken")] == [
+        (fill.symbol, Decimal(2))
+    ]
+    assert await store.list_positions() == []  # another book's positions are untouched
+
+
 async def test_fills_are_listed_oldest_first_by_symbol_since_and_limit(
     store: Store, t0: datetime, make_fill: Callable[..., Fill]
 ) -> None:

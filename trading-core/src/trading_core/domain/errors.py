@@ -55,3 +55,9 @@ class OrderNotFoundError(BrokerError):
 
 class DuplicateOrderError(TradingError):
     code = "DUPLICATE_ORDER"
+
+
+class OrderGateBusy(TradingError):
+    """Another process held the account's order gate for longer than the timeout: not sent."""
+
+    code = "ORDER_GATE_BUSY"

@@ -90,6 +90,8 @@ async def open_kraken_execution(
         state.on_kill(broker.cancel_everything)
         positions = {p.symbol: p for p in await store.list_positions(account=KRAKEN_ACCOUNT)}
         ledger.open_book(cash=ZERO, positions=positions, marks={}, at=clock.now())
+        # The stored positions include every stored fill: none may be applied on top again.
+        ledger.mark_applied(f.fill_id for f in await store.list_fills(account=KRAKEN_ACCOUNT))
         quotes = QuoteBook()
         orders = OrderService(
             broker=broker,

@@ -11,6 +11,11 @@ builds its own orders (the full position, the opposite side, marketable IOC, red
 only the trading-state gate: every other control still runs, and an order a control refuses leaves
 the position open and raises an alert.
 
+Processes sharing an account (a run and an MCP server on one database) place orders one at a
+time: :meth:`OrderService.place` holds the account's order gate (``Store.order_gate``) while it
+adopts the others' fills and open orders, checks and sends, and a fill is booked under the same
+gate, so the position caps and open-order limits hold for the account, not for each process.
+
 The repeated-execution history of the shared account (latched pairs and the fills of the window) is
 read from the store before each order and each counted fill and written back after the fill, so a
 restart, another process and a person's release all see the same latches.
@@ -20,14 +25,21 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
 from trading_core.domain.base import ZERO, Frozen
-from trading_core.domain.errors import BrokerError, DuplicateOrderError, TradingError
+from trading_core.domain.errors import (
+    BrokerError,
+    DuplicateOrderError,
+    OrderGateBusy,
+    TradingError,
+)
 from trading_core.domain.fill import Fill
 from trading_core.domain.market import Quote
 from trading_core.domain.order import (
@@ -67,6 +79,17 @@ FLATTEN_NOT_REDUCING: Final = "FLATTEN_NOT_REDUCING"
 COMPONENT: Final = "execution.order_service"
 
 KillAction = Callable[[], Awaitable[object]]
+BookSync = Callable[[], Awaitable[object]]
+"""Adopts into the ledger what other processes booked on the account (``Account.sync``)."""
+OwnerAlive = Callable[[Order], Awaitable[bool]]
+"""Whether the process that holds an order (a paper broker's, in memory) is still running."""
+OPEN_STATUSES: Final = tuple(s for s in OrderStatus if s.is_open)
+
+# Order gates this task holds (by store and account): booking a fill inside place() must not
+# wait for the gate place() already holds.
+_GATES_HELD: ContextVar[frozenset[tuple[int, str]]] = ContextVar(
+    "order_gates_held", default=frozenset()
+)
 
 
 class OutcomeStatus(StrEnum):
@@ -116,6 +139,8 @@ class OrderService:
         metrics: MetricsSink | None = None,
         new_order_id: Callable[[], str] = _new_order_id,
         account: str = PAPER_ACCOUNT,
+        book_sync: BookSync | None = None,
+        owner_alive: OwnerAlive | None = None,
     ) -> None:
         self._broker = broker
         self._store = store
@@ -131,6 +156,10 @@ class OrderService:
         self.account = account
         """The book this service's orders trade (a replay's own, or the paper account)."""
         self._open: dict[str, Order] = {}
+        self._book_sync = book_sync
+        self._owner_alive = owner_alive
+        self._elsewhere: tuple[Order, ...] = ()
+        """The account's open orders other processes hold, as last read under the gate."""
 
     def update_limits(self, risk_limits: RiskLimits) -> None:
         """Adopt limits changed at run time (a tightening applies to the very next check)."""
@@ -139,16 +168,18 @@ class OrderService:
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         return [o for o in self._open.values() if symbol is None or o.symbol == symbol]
 
+    def account_open_orders(self, symbol: str | None = None) -> list[Order]:
+        """This process's open orders and the account's others (as last read under the gate)."""
+        every = [*self._open.values(), *self._elsewhere]
+        return [o for o in every if symbol is None or o.symbol == symbol]
+
     def exposure_view(self, symbol: str) -> ExposureView:
         portfolio = self._ledger.portfolio
-        open_orders = self.open_orders(symbol)
+        every = self.account_open_orders()
+        open_orders = [o for o in every if o.symbol == symbol]
         open_buys = [o for o in open_orders if o.side is Side.BUY]
         buy_notional = sum(
-            (
-                o.remaining_quantity * (o.limit_price or ZERO)
-                for o in self.open_orders()
-                if o.side is Side.BUY
-            ),
+            (o.remaining_quantity * (o.limit_price or ZERO) for o in every if o.side is Side.BUY),
             start=ZERO,
         )
         return ExposureView(
@@ -162,7 +193,7 @@ class OrderService:
             ),
             open_buy_notional=buy_notional,
             quote=self._quotes.get(symbol),
-            open_orders_total=len(self._open),
+            open_orders_total=len(every),
             open_orders_for_symbol=len(open_orders),
             gross_exposure=portfolio.gross_exposure,
             net_exposure=portfolio.net_exposure,
@@ -196,6 +227,18 @@ class OrderService:
         existing = await self._store.get_order_by_client_id(request.client_order_id)
         if existing is not None:
             return _outcome_of(existing, duplicate=True)
+        try:
+            async with self._gated():
+                return await self._check_and_send(request)
+        except OrderGateBusy as exc:
+            self._metrics.record_risk_rejection(exc.code)
+            return OrderOutcome(status=OutcomeStatus.REJECTED, message=exc.message, code=exc.code)
+
+    async def _check_and_send(self, request: OrderRequest) -> OrderOutcome:
+        # Again under the gate: another process may have placed this id in the meantime.
+        existing = await self._store.get_order_by_client_id(request.client_order_id)
+        if existing is not None:
+            return _outcome_of(existing, duplicate=True)
         await self._sync_executions()  # a person may have released a latch from the CLI
         try:
             decision = self.check(request)
@@ -203,6 +246,64 @@ class OrderService:
             self._metrics.record_risk_rejection(exc.code)
             return OrderOutcome(status=OutcomeStatus.REJECTED, message=exc.message, code=exc.code)
         return await self._send(request, decision, self._with_state_gate)
+
+    @asynccontextmanager
+    async def _gated(self) -> AsyncIterator[None]:
+        """Hold the account's order gate and adopt the account as the store has it.
+
+        Only a shared account has other processes to wait for: a replay's book is its own.
+        """
+        key = (id(self._store), self.account)
+        if not self._state.shared or key in _GATES_HELD.get():
+            yield
+            return
+        async with self._store.order_gate(self.account):
+            token = _GATES_HELD.set(_GATES_HELD.get() | {key})
+            try:
+                await self._sync_book()
+                yield
+            finally:
+                _GATES_HELD.reset(token)
+
+    async def _sync_book(self) -> None:
+        """Adopt the fills and the open orders other processes wrote for this account."""
+        if self._book_sync is not None:
+            await self._book_sync()
+        stored = await self._store.list_orders(status=OPEN_STATUSES, account=self.account)
+        elsewhere: list[Order] = []
+        for order in stored:
+            if order.order_id in self._open:
+                continue
+            if self._owner_alive is not None and not await self._owner_alive(order):
+                await self._settle_orphan(order)
+                continue
+            elsewhere.append(order)
+        self._elsewhere = tuple(elsewhere)
+
+    async def _settle_orphan(self, order: Order) -> None:
+        """Close an order whose process died: the paper broker that held it died with it.
+
+        A process places and books while it holds the gate, so a PENDING order of another
+        process seen here is one whose process died before its outcome was booked: whatever
+        its paper broker did with it died in the same memory, and nothing of it is in the books.
+        A working one can no longer fill. Both are cancelled, saying which.
+        """
+        why = (
+            "its process stopped before the outcome was booked (nothing reached the books)"
+            if order.status is OrderStatus.PENDING
+            else "its paper broker stopped with its process"
+        )
+        status = OrderStatus.CANCELLED
+        settled = order.transition(status, at=self._clock.now(), reason=why)
+        await self._store.save_order(settled)
+        await self._state.alert(
+            self._event(
+                "orders.orphan_settled",
+                Severity.WARNING,
+                f"order {order.client_order_id} ({order.symbol}) {order.status}->{status}: {why}",
+                order_id=order.order_id,
+            )
+        )
 
     def wire_kill_switch(self, *, flatten: bool, prepare: Sequence[KillAction] = ()) -> None:
         """Register what the kill switch does once KILLED is latched: cancel every open order,
@@ -241,7 +342,8 @@ class OrderService:
         )
         for position in positions:
             try:
-                outcome = await self._flatten(position, episode=record.since)
+                async with self._gated():  # as place(): one process sends at a time
+                    outcome = await self._flatten(position, episode=record.since)
             except Exception as exc:  # noqa: BLE001 - fail closed: the position stays, alerted
                 outcome = OrderOutcome(
                     status=OutcomeStatus.REJECTED,
@@ -407,23 +509,41 @@ class OrderService:
         return fills
 
     async def _record(self, order: Order, fills: Sequence[Fill]) -> tuple[Fill, ...]:
+        """Book ``fills``, then save ``order``'s new status (the order is written last).
+
+        Crash safety: each fill and the position it leaves are one transaction, and the order's
+        status follows them. A process killed in between leaves the order working in the store,
+        so the next start asks the venue again and the fills already booked count once.
+        """
+        if not fills:
+            return await self._save_status(order)
+        async with self._gated():  # the position written must include the others' fills
+            return await self._book(order, fills)
+
+    async def _book(self, order: Order, fills: Sequence[Fill]) -> tuple[Fill, ...]:
+        applied: list[Fill] = []
+        for fill in fills:
+            position = self._ledger.position_after(fill)
+            # The store is the truth: a fill it already holds (a repeated report) counts once.
+            if position is None or not await self._store.book_fill(
+                fill, position, account=self.account
+            ):
+                continue
+            self._ledger.apply_fill(fill)
+            applied.append(fill)
+            await self._count_execution(fill)
+            self._metrics.record_fill()
+        await self._save_status(order)
+        return tuple(applied)
+
+    async def _save_status(self, order: Order) -> tuple[Fill, ...]:
         await self._store.save_order(order)
         if order.status.is_open:
             self._open[order.order_id] = order
         else:
             self._open.pop(order.order_id, None)
         self._metrics.record_order(order.status)
-        applied: list[Fill] = []
-        for fill in fills:
-            # The store is the truth: a fill it already holds (a repeated report) counts once.
-            if await self._store.save_fill(fill) and self._ledger.apply_fill(fill):
-                applied.append(fill)
-                await self._count_execution(fill)
-                self._metrics.record_fill()
-                await self._store.save_position(
-                    self._ledger.portfolio.position(fill.symbol), account=self.account
-                )
-        return tuple(applied)
+        return ()
 
     async def _sync_executions(self) -> ExecutionHistory | None:
         """Adopt the shared account's persisted repeated-execution history (the truth).

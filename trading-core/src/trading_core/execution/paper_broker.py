@@ -45,6 +45,18 @@ _SUPPORTED_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
 _WORKING = frozenset({OrderStatus.SENT, OrderStatus.PARTIAL})
 
 
+def paper_broker_order_id(broker: PaperBroker, sequence: int) -> str:
+    """``paper-<owner>-000001``: the owner's lease says whether the order can still fill."""
+    owner = f"{broker.owner}-" if broker.owner else ""
+    return f"{broker.name}-{owner}{sequence:06d}"
+
+
+def paper_order_owner(order: Order) -> str | None:
+    """The lease owner a paper order's broker id names (None: sent before leases, or never)."""
+    parts = (order.broker_order_id or "").split("-")
+    return parts[1] if len(parts) == 3 else None
+
+
 class PaperBroker:
     """A :class:`~trading_core.ports.broker.Broker` that simulates fills in memory."""
 
@@ -58,6 +70,7 @@ class PaperBroker:
         min_commission: Decimal = Decimal("0"),
         max_participation: Decimal = Decimal("0.25"),
         name: str = "paper",
+        owner: str | None = None,
     ) -> None:
         try:
             config = PaperBrokerConfig(
@@ -87,6 +100,8 @@ class PaperBroker:
         self._liquidity: dict[str, Decimal | None] = {}
         self._fill_counts: dict[str, int] = {}
         self._accepted = 0
+        self.owner = owner
+        """The process lease this broker's orders live under (their broker ids carry it)."""
 
     @classmethod
     def from_config(cls, clock: Clock, config: PaperBrokerConfig) -> PaperBroker:
@@ -130,7 +145,7 @@ class PaperBroker:
             return BrokerReport(order=rejected)
         self._accepted += 1
         sent = order.transition(
-            OrderStatus.SENT, at=now, broker_order_id=f"{self.name}-{self._accepted:06d}"
+            OrderStatus.SENT, at=now, broker_order_id=paper_broker_order_id(self, self._accepted)
         )
         self._store(sent)
         report = self._match(sent, self._quotes[order.symbol], now, on_arrival=True)

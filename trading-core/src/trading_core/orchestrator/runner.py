@@ -49,6 +49,7 @@ from trading_core.ports.market_data import MarketDataSource
 from trading_core.ports.store import Store
 from trading_core.ports.tools import Tools
 from trading_core.risk.risk_config import RiskLimits, load_risk_limits_toml
+from trading_core.services.account import Account
 from trading_core.services.approvals import ApprovalService
 from trading_core.services.tools_inprocess import InProcessTools
 from trading_core.settings import Settings, SourceKind, live_switches
@@ -85,7 +86,7 @@ class RunServices:
     timeframe: Timeframe
     currency: str
     initial_cash: Decimal
-    """Starting equity: the configured paper cash, or the venue's equity a live run opens at."""
+    """The configured paper cash (the paper account is this plus every fill in the store)."""
     risk_limits: RiskLimits
     ledger: PortfolioLedger
     broker: Broker
@@ -294,6 +295,13 @@ async def run(
         exits = AsyncExitStack()  # the run's tools, closed before the bus and the store
         try:
             ledger = _ledger(Portfolio.start(cash, base_currency=currency), observer)
+            book_sync = None
+            if prepared.realtime and not live:
+                # The paper account itself, shared with the MCP servers: its book is every fill
+                # the store holds, adopted again under the order gate before each order.
+                shared = Account(store, instruments, currency=currency, initial_cash=cash)
+                await shared.sync()
+                ledger, book_sync = shared.ledger, shared.sync
             upkeep: LiveUpkeep | None = None
             broker: Broker
             if live:
@@ -321,7 +329,6 @@ async def run(
                     opened.state,
                     opened.orders,
                 )
-                cash = ledger.portfolio.equity
             else:
                 execution = await open_paper_execution(
                     settings,
@@ -335,7 +342,9 @@ async def run(
                     state_key=STATE_KEY if prepared.realtime else f"{STATE_KEY}:replay:{run_id}",
                     # A replay trades a book of its own: the paper account the tools show is live.
                     account=PAPER_ACCOUNT if prepared.realtime else replay_account(run_id),
+                    book_sync=book_sync,
                 )
+                exits.push_async_callback(execution.close)
                 broker, quotes = execution.broker, execution.quotes
                 state, orders = execution.state, execution.orders
             orders.wire_kill_switch(flatten=settings.kill_switch.flatten == "all")
@@ -361,6 +370,9 @@ async def run(
                 ),
                 metrics=metrics,
             )
+            # What the account held when this run began: the venue's book (live), or the paper
+            # account with every earlier fill (a live feed), or the configured cash (a replay).
+            starting_equity = ledger.portfolio.equity
             run_tools = await exits.enter_async_context((tools or in_process_tools)(services))
             pipeline = Pipeline(
                 config=PipelineConfig(
@@ -407,7 +419,15 @@ async def run(
                 await _on_stop(settings, orders, store, clock, run_id)
             await _event(store, clock, "run_finished", f"run {run_id}: {pipeline.stats.bars} bars")
             return _summary(
-                run_id, symbols, currency, cash, ledger, pipeline, store.url, bus.url, stopped
+                run_id,
+                symbols,
+                currency,
+                starting_equity,
+                ledger,
+                pipeline,
+                store.url,
+                bus.url,
+                stopped,
             )
         finally:
             await exits.aclose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -56,6 +56,16 @@ class PortfolioLedger:
         self._portfolio = opened.model_copy(
             update={"high_water_mark": equity, "start_of_day_equity": equity}
         )
+
+    def mark_applied(self, fill_ids: Iterable[str]) -> None:
+        """Fills the opening book already holds (``open_book``): never applied on top of it."""
+        self._seen_fills.update(fill_ids)
+
+    def position_after(self, fill: Fill) -> Position | None:
+        """The position ``fill`` would leave, without applying it (None: applied already)."""
+        if fill.fill_id in self._seen_fills:
+            return None
+        return self._portfolio.apply_fill(fill).position(fill.symbol)
 
     def mark(self, symbol: str, price: Decimal, at: datetime) -> None:
         self._portfolio = self._portfolio.mark(symbol, price, at)

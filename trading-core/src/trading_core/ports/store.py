@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -82,8 +83,37 @@ class Store(Protocol):
         """Newest first; ``account`` keeps one book's orders (None: every book)."""
         ...
 
+    def order_gate(
+        self, account: str, *, timeout: float = ...
+    ) -> AbstractAsyncContextManager[None]:
+        """Hold ``account``'s order gate for the block: one check-and-send at a time, across
+        every process on this database (see :mod:`trading_core.storage.order_gate`).
+
+        Raises ``OrderGateBusy`` (code ``ORDER_GATE_BUSY``) when not had within ``timeout``.
+        """
+        ...
+
+    def process_lease(self, owner: str) -> AbstractAsyncContextManager[None]:
+        """Hold ``owner``'s lease for the block: other processes see it alive until the block
+        ends or the process dies, however it dies."""
+        ...
+
+    async def lease_alive(self, owner: str) -> bool:
+        """Whether a process still holds ``owner``'s lease."""
+        ...
+
     async def save_fill(self, fill: Fill) -> bool:
         """Record a fill; False (and nothing written) when its fill_id was already recorded."""
+        ...
+
+    async def book_fill(
+        self, fill: Fill, position: Position, *, account: str = PAPER_ACCOUNT
+    ) -> bool:
+        """Record a fill and the position it leaves in one transaction (both or neither).
+
+        False, and nothing written, when the fill_id was already recorded: a crash can never
+        leave a fill stored without its position, or a position moved by an unstored fill.
+        """
         ...
 
     async def list_fills(

@@ -8,6 +8,7 @@ the same database did (a person's kill switch, a limit changed, fills of ``tradi
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -52,6 +53,8 @@ class TradingApp:
     approvals: ApprovalService
     desk: TradingDesk
     metrics: Metrics
+    lease: AsyncExitStack = field(default_factory=AsyncExitStack)
+    """This process's paper lease (see ``open_paper_execution``), released by :meth:`close`."""
     _fed: dict[str, datetime] = field(default_factory=dict)
     _session_day: date | None = None
 
@@ -81,6 +84,7 @@ class TradingApp:
                 self.account.ledger.mark(symbol, quote.last, quote.timestamp)
 
     async def close(self) -> None:
+        await self.lease.aclose()
         await self.feed.close()
         await self.bus.close()
         await self.store.close()
@@ -133,6 +137,7 @@ async def open_app(settings: Settings, *, channel: str, clock: Clock | None = No
         risk_limits=configured_limits,
         metrics=metrics,
         state_key=STATE_KEY,
+        book_sync=account.sync,  # under the order gate: a run's fills count against the caps
     )
     broker, state, orders = execution.broker, execution.state, execution.orders
     approvals = ApprovalService(store, clock, ttl=timedelta(seconds=settings.approvals.ttl_seconds))
@@ -161,6 +166,7 @@ async def open_app(settings: Settings, *, channel: str, clock: Clock | None = No
         approvals=approvals,
         desk=desk,
         metrics=metrics,
+        lease=execution.lease,
     )
     # Before a flatten, adopt the fills and quotes other processes saw: the ledger and the quote
     # book of an idle process are only as fresh as its last refresh.

@@ -18,6 +18,7 @@ import asyncpg
 from trading_core.domain.errors import ConfigurationError, StorageUnavailableError
 from trading_core.ports.clock import Clock
 from trading_core.storage.migrations import ADVISORY_LOCK_KEY
+from trading_core.storage.order_gate import GATE_TIMEOUT_S, POLL_S, busy
 from trading_core.storage.rows import dumps_json, loads_json
 from trading_core.storage.schema import DECISIONS, OHLCV, Dialect, physical_name, table_ref
 from trading_core.storage.session import Row, SqlSession, UniqueViolation
@@ -28,6 +29,10 @@ from trading_core.storage.urls import endpoint, mask_url, redact
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5.0
+ORDER_GATE_LOCK_SPACE = 0x7AD1
+"""First key of the order gates' advisory locks (the second is the account's hash)."""
+PROCESS_LEASE_LOCK_SPACE = 0x7AD2
+"""First key of the process leases' advisory locks (the second is the owner's hash)."""
 COMMAND_TIMEOUT_S = 60.0
 CLOSE_TIMEOUT_S = 10.0
 _JSONB_FORMAT_VERSION = b"\x01"  # JSONB's binary wire format is a version byte, then the text
@@ -153,6 +158,56 @@ class PostgresStore(SqlStore):
             raise StorageUnavailableError(
                 f"PostgreSQL at {self._endpoint} is unavailable: {reason}"
             ) from exc
+
+    @asynccontextmanager
+    async def order_gate(
+        self, account: str, *, timeout: float = GATE_TIMEOUT_S
+    ) -> AsyncIterator[None]:
+        """This account's check-and-send, one at a time across processes (advisory lock)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with self._session() as session:
+            connection = _postgres(session).connection
+            while not await connection.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", ORDER_GATE_LOCK_SPACE, account
+            ):
+                if loop.time() >= deadline:
+                    raise busy(account, timeout)
+                await asyncio.sleep(POLL_S)
+            try:
+                yield
+            finally:
+                await session.execute(
+                    "SELECT pg_advisory_unlock($1, hashtext($2))", ORDER_GATE_LOCK_SPACE, account
+                )
+
+    @asynccontextmanager
+    async def process_lease(self, owner: str) -> AsyncIterator[None]:
+        """Hold ``owner``'s lease (an advisory lock on a connection kept for the block)."""
+        async with self._session() as session:
+            connection = _postgres(session).connection
+            await connection.execute(
+                "SELECT pg_advisory_lock($1, hashtext($2))", PROCESS_LEASE_LOCK_SPACE, owner
+            )
+            try:
+                yield
+            finally:
+                await connection.execute(
+                    "SELECT pg_advisory_unlock($1, hashtext($2))", PROCESS_LEASE_LOCK_SPACE, owner
+                )
+
+    async def lease_alive(self, owner: str) -> bool:
+        """Whether the process holding ``owner``'s lease is still connected."""
+        async with self._session() as session:
+            connection = _postgres(session).connection
+            taken = await connection.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", PROCESS_LEASE_LOCK_SPACE, owner
+            )
+            if taken:
+                await connection.execute(
+                    "SELECT pg_advisory_unlock($1, hashtext($2))", PROCESS_LEASE_LOCK_SPACE, owner
+                )
+        return not taken
 
     @asynccontextmanager
     async def _migration_session(self) -> AsyncIterator[SqlSession]:

@@ -208,6 +208,21 @@ class SqlStore(ABC):
             inserted = await session.fetch(sql, *self._codec.encode_model(TRADES, fill))
         return bool(inserted)
 
+    async def book_fill(
+        self, fill: Fill, position: Position, *, account: str = PAPER_ACCOUNT
+    ) -> bool:
+        """Fill and position in one transaction; False (nothing written) for a known fill."""
+        insert = insert_sql(TRADES, self._codec, on_conflict=("fill_id",), returning=("fill_id",))
+        row = {**position.model_dump(), "account": account}
+        async with self._session() as session, session.transaction():
+            inserted = await session.fetch(insert, *self._codec.encode_model(TRADES, fill))
+            if inserted:
+                await session.execute(
+                    upsert_sql(POSITIONS, self._codec),
+                    *self._codec.encode_row(POSITIONS, row, POSITIONS.column_names),
+                )
+        return bool(inserted)
+
     async def list_fills(
         self,
         *,

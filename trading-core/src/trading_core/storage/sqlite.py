@@ -20,6 +20,13 @@ import aiosqlite
 
 from trading_core.domain.errors import StorageUnavailableError
 from trading_core.ports.clock import Clock
+from trading_core.storage.order_gate import (
+    GATE_TIMEOUT_S,
+    busy,
+    file_gate,
+    file_lease,
+    file_lease_alive,
+)
 from trading_core.storage.schema import Dialect
 from trading_core.storage.session import Row, SqlSession, UniqueViolation
 from trading_core.storage.sql_store import SqlStore
@@ -86,6 +93,7 @@ class SqliteStore(SqlStore):
         super().__init__(f"sqlite:///{path}", clock=clock)
         self._connection: aiosqlite.Connection | None = connection
         self._lock = asyncio.Lock()
+        self._gates: dict[str, asyncio.Lock] = {}
         self.path = path
 
     @classmethod
@@ -122,6 +130,41 @@ class SqliteStore(SqlStore):
                         f"for over {BUSY_TIMEOUT_MS / 1000:g}s: {exc}"
                     ) from exc
                 raise
+
+    @asynccontextmanager
+    async def order_gate(
+        self, account: str, *, timeout: float = GATE_TIMEOUT_S
+    ) -> AsyncIterator[None]:
+        """This account's check-and-send, one at a time across processes (``flock``)."""
+        # Tasks of this process queue here, so only one of them polls the file lock.
+        local = self._gates.setdefault(account, asyncio.Lock())
+        try:
+            await asyncio.wait_for(local.acquire(), timeout)
+        except TimeoutError:
+            raise busy(account, timeout) from None
+        try:
+            if self.path == MEMORY:
+                yield
+            else:
+                async with file_gate(f"{self.path}.order-gate", account, timeout):
+                    yield
+        finally:
+            local.release()
+
+    @asynccontextmanager
+    async def process_lease(self, owner: str) -> AsyncIterator[None]:
+        """Hold ``owner``'s lease (a ``flock`` beside the database) for the block."""
+        if self.path == MEMORY:
+            yield
+            return
+        async with file_lease(f"{self.path}.lease-{owner}"):
+            yield
+
+    async def lease_alive(self, owner: str) -> bool:
+        """Whether the process holding ``owner``'s lease is still running."""
+        if self.path == MEMORY:
+            return True  # nothing outside this process can see an in-memory database
+        return await asyncio.to_thread(file_lease_alive, f"{self.path}.lease-{owner}")
 
     def _migration_session(self) -> AbstractAsyncContextManager[SqlSession]:
         # SQLite serialises writers itself (BEGIN IMMEDIATE + busy timeout).
