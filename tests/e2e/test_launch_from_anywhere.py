@@ -112,13 +112,22 @@ def test_a_server_refuses_at_start_with_one_line(
             {"TRADING_MODE": "live"},
             "TRADING_KRAKEN__API_KEY",
         ),
+        (["run", "--live", "--source", "ib"], {"TRADING_MODE": "live"}, "TRADING_IB__ACCOUNT"),
         (
             ["backtest", "--data", "x.csv", "--report", "r"],
             {"TRADING_MODE": "live"},
             "runs only as",
         ),
     ],
-    ids=["setting-only", "setting-only-kraken", "flag-only", "not-kraken", "no-keys", "backtest"],
+    ids=[
+        "setting-only",
+        "setting-only-kraken",
+        "flag-only",
+        "not-kraken",
+        "no-keys",
+        "ib-no-account",
+        "backtest",
+    ],
 )
 def test_live_mode_refuses_a_run_at_start_with_one_line(
     tmp_path: Path, command: list[str], extra: dict[str, str], says: str

@@ -20,7 +20,7 @@ from trading_core.adapters.metrics import Metrics
 from trading_core.domain.market import Quote
 from trading_core.domain.order import OrderType, Side
 from trading_core.domain.portfolio import Portfolio
-from trading_core.execution.live_assembly import open_kraken_execution
+from trading_core.execution.live_assembly import open_live_execution
 from trading_core.instruments import InstrumentRegistry
 from trading_core.orchestrator.runner import read_risk_limits
 from trading_core.portfolio.ledger import PortfolioLedger
@@ -39,7 +39,7 @@ async def main(db_url: str, kraken_url: str, client_order_id: str, secret: str) 
     try:
         await store.upgrade()
         ledger = PortfolioLedger(Portfolio.start(Decimal(0)))
-        execution = await open_kraken_execution(
+        execution = await open_live_execution(
             Settings(
                 mode="live",
                 source="kraken",

@@ -99,7 +99,7 @@ class Venue:
     async def _assemble(
         self, broker: IbBroker, store: Store, reconciliation: dict[str, object]
     ) -> Process:
-        """As ``open_kraken_execution`` builds the live path, with IB as the venue."""
+        """As ``open_live_execution`` builds the live path, with IB as the venue."""
         await broker.connect()
         limits = read_risk_limits(PACKAGED_CONFIG_DIR / "risk_limits.toml")
         instruments = InstrumentRegistry.from_file(PACKAGED_CONFIG_DIR / "symbols.toml")

@@ -1,6 +1,6 @@
 """Reconciliation of a Kraken account against the books, over real HTTP to the local fake.
 
-Each "process" here is the real live assembly (:func:`open_kraken_execution`) on one SQLite file:
+Each "process" here is the real live assembly (:func:`open_live_execution`) on one SQLite file:
 closing it without cancelling anything and opening another is a restart (a crash, as far as the
 venue can tell), so what happens in between at the venue must be found by the next start.
 """
@@ -25,7 +25,7 @@ from trading_core.domain.portfolio import Portfolio
 from trading_core.domain.signal import DecisionType
 from trading_core.domain.state import TradingState
 from trading_core.execution.kraken_broker import KRAKEN_ACCOUNT
-from trading_core.execution.live_assembly import LiveExecution, open_kraken_execution
+from trading_core.execution.live_assembly import LiveExecution, open_live_execution
 from trading_core.execution.order_service import OutcomeStatus
 from trading_core.execution.reconciliation import ReconciliationFailed
 from trading_core.execution.trading_state import STATE_KEY
@@ -87,7 +87,7 @@ class Venue:
         ledger = PortfolioLedger(Portfolio.start(Decimal(0)))
         limits = read_risk_limits(PACKAGED_CONFIG_DIR / "risk_limits.toml")
         try:
-            execution = await open_kraken_execution(
+            execution = await open_live_execution(
                 self.settings(**reconciliation),
                 store=store,
                 bus=InMemoryBus(self.clock),

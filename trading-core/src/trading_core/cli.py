@@ -126,7 +126,10 @@ class _Progress:
 def run(
     source: Annotated[
         SourceKind | None,
-        typer.Option(metavar="SOURCE", help="Market data: synthetic (default), replay, kraken."),
+        typer.Option(
+            metavar="SOURCE",
+            help="Market data: synthetic (default), replay, kraken, ib (live IB only).",
+        ),
     ] = None,
     data: Annotated[
         list[Path] | None,

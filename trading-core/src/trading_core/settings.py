@@ -51,6 +51,7 @@ class SourceKind(StrEnum):
     SYNTHETIC = "synthetic"
     REPLAY = "replay"
     KRAKEN = "kraken"
+    IB = "ib"
 
 
 class _Section(BaseModel):
@@ -145,6 +146,24 @@ class KrakenSettings(_Section):
     (CancelAllOrdersAfter); refreshed at every bar and at least every third of it."""
 
 
+class IbSettings(_Section):
+    """Interactive Brokers through IB Gateway or TWS, which holds the login (never this system).
+
+    Ports by IB's convention: IB Gateway 4002 (paper account) and 4001 (live), TWS 7497 / 7496.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=4002, ge=1, le=65_535)
+    client_id: int = Field(default=0, ge=0, le=999)
+    """API client id; 0 (the default) also sees, and can cancel, orders a person placed in
+    TWS, which reconciliation's ``unknown_orders = "cancel"`` needs."""
+    account: str | None = None
+    """The account to trade (``DU...`` for a paper account); required by a live run, so a
+    gateway logged in to several accounts never trades the wrong one."""
+    connect_attempts: int = Field(default=5, ge=1, le=20)
+    """Connection attempts (with doubling waits) at start and after a drop."""
+
+
 class ReconciliationSettings(_Section):
     """How a live run checks the venue against its own books (at start, periodically, daily).
 
@@ -200,6 +219,7 @@ class Settings(BaseSettings):
     mcp: McpSettings = Field(default_factory=McpSettings)
     kill_switch: KillSwitchSettings = Field(default_factory=KillSwitchSettings)
     kraken: KrakenSettings = Field(default_factory=KrakenSettings)
+    ib: IbSettings = Field(default_factory=IbSettings)
     reconciliation: ReconciliationSettings = Field(default_factory=ReconciliationSettings)
     telegram_token: SecretStr | None = None
 
@@ -271,9 +291,17 @@ def live_switches(settings: Settings, *, live_flag: bool) -> bool:
         raise ConfigurationError(LIVE_SETTING_ONLY)
     if not live_setting:
         return False
+    if settings.source is SourceKind.IB:
+        if not (settings.ib.account or "").strip():
+            raise ConfigurationError(
+                "live trading on IB needs TRADING_IB__ACCOUNT (the account id the gateway "
+                "trades, DU... for a paper account)"
+            )
+        return True
     if settings.source is not SourceKind.KRAKEN:
         raise ConfigurationError(
-            f"live trading needs live prices: --source kraken (not {settings.source})"
+            f"live trading needs live prices: --source kraken or --source ib "
+            f"(not {settings.source})"
         )
     kraken = settings.kraken
     if not _secret(kraken.api_key) or not _secret(kraken.api_secret):

@@ -114,6 +114,10 @@ def _is_warning(code: int) -> bool:
     return code in _WARNINGS or 2100 <= code < 2200
 
 
+IB_ACCOUNT = "ib"
+"""The book an IB account's orders, fills and positions are kept under."""
+
+
 class IbBroker:
     """A :class:`~trading_core.ports.broker.Broker` that trades an IB account through ib_async."""
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 
 from trading_core.domain.errors import BrokerError, TradingError
 from trading_core.domain.state import Severity, SystemEvent
-from trading_core.execution.kraken_broker import KrakenBroker
 from trading_core.execution.reconciliation import Reconciler
 from trading_core.execution.trading_state import TradingStateService
 from trading_core.ports.clock import Clock
@@ -38,7 +38,7 @@ class LiveUpkeep:
     def __init__(
         self,
         *,
-        broker: KrakenBroker,
+        dead_man_switch: Callable[[timedelta], Awaitable[object]] | None,
         reconciler: Reconciler,
         state: TradingStateService,
         clock: Clock,
@@ -46,7 +46,7 @@ class LiveUpkeep:
         dead_man: timedelta,
         state_poll: timedelta = timedelta(seconds=2),
     ) -> None:
-        self._broker = broker
+        self._arm = dead_man_switch
         self._reconciler = reconciler
         self._state = state
         self._clock = clock
@@ -71,12 +71,14 @@ class LiveUpkeep:
             await self._reconciler.periodic()
 
     async def start(self) -> None:
-        """Arm the switch now (a failure here refuses the start), then keep it armed."""
-        await self._broker.arm_dead_man_switch(self._dead_man)
-        self._tasks = [
-            asyncio.create_task(self._keep_armed(), name="dead-man-switch"),
-            asyncio.create_task(self._watch_state(), name="trading-state-watch"),
-        ]
+        """Arm the switch now (a failure here refuses the start), then keep it armed.
+
+        A venue without one (IB) only gets the trading-state watch.
+        """
+        self._tasks = [asyncio.create_task(self._watch_state(), name="trading-state-watch")]
+        if self._arm is not None:
+            await self._arm(self._dead_man)
+            self._tasks.append(asyncio.create_task(self._keep_armed(), name="dead-man-switch"))
 
     async def stop(self) -> None:
         """Stop refreshing and disarm the switch (the run's own stop has settled its orders)."""
@@ -85,8 +87,10 @@ class LiveUpkeep:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._arm is None:
+            return
         try:
-            await self._broker.arm_dead_man_switch(timedelta(0))
+            await self._arm(timedelta(0))
         except BrokerError as exc:
             log.warning("dead man's switch not disarmed: %s", exc)
 
@@ -97,8 +101,9 @@ class LiveUpkeep:
                 await asyncio.wait_for(self._stopping.wait(), timeout=period)
             if self._stopping.is_set():
                 return
+            assert self._arm is not None
             try:
-                await self._broker.arm_dead_man_switch(self._dead_man)
+                await self._arm(self._dead_man)
             except BrokerError as exc:
                 await self._state.alert(
                     SystemEvent(

@@ -27,7 +27,7 @@ from trading_core.domain.order import PAPER_ACCOUNT, replay_account
 from trading_core.domain.portfolio import Portfolio
 from trading_core.domain.state import Severity, SystemEvent
 from trading_core.execution.assembly import open_paper_execution
-from trading_core.execution.live_assembly import LiveExecution, open_kraken_execution
+from trading_core.execution.live_assembly import LiveExecution, open_live_execution
 from trading_core.execution.order_service import OrderService
 from trading_core.execution.quotes import QuoteBook
 from trading_core.execution.trading_state import STATE_KEY, TradingStateService
@@ -142,6 +142,8 @@ def prepare_source(
     symbols = settings.symbols or settings.synthetic.symbols
     instruments.require(symbols)
     timeframe = Timeframe(settings.synthetic.timeframe)
+    if settings.source is SourceKind.IB:
+        raise ConfigurationError("--source ib: IB market data is not available yet")
     if settings.source is SourceKind.KRAKEN:
         # Imported here: ccxt is large and only this source needs it.
         from trading_core.marketdata.kraken import KrakenPublicSource
@@ -307,7 +309,7 @@ async def run(
             if live:
                 # The book is the venue's: opened by the start-up reconciliation, which raises
                 # (and nothing trades) when the venue and the store disagree.
-                opened = await open_kraken_execution(
+                opened = await open_live_execution(
                     settings,
                     store=store,
                     bus=bus,
@@ -441,7 +443,7 @@ async def run(
 
 def _live_upkeep(settings: Settings, opened: LiveExecution, clock: Clock) -> LiveUpkeep:
     return LiveUpkeep(
-        broker=opened.broker,
+        dead_man_switch=opened.dead_man_switch,
         reconciler=opened.reconciler,
         state=opened.state,
         clock=clock,
