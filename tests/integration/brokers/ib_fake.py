@@ -40,7 +40,8 @@ Where each shape comes from (ib_async 2.1.0, ``ib_async/client.py`` and ``ib_asy
   ``completedOrder`` (101), ``completedOrdersEnd`` (102). Runs of fields the fake leaves empty
   are written with :func:`_blank` and the decoder's own attribute names, so the count can be
   checked against the decoder line by line.
-- Error codes and texts: 200 "No security definition has been found for the request", 201
+- Error codes and texts: 162 "Historical Market Data Service error message:...", 200 "No
+  security definition has been found for the request", 201
   "Order rejected - reason:..." and 10147 "OrderId ... that needs to be cancelled is not found"
   as IB documents them ("Message Codes", TWS API reference).
 - The account: ``positions`` (stocks, by symbol) answer ``reqPositions``; ``cash`` (per currency)
@@ -52,9 +53,27 @@ Where each shape comes from (ib_async 2.1.0, ``ib_async/client.py`` and ``ib_asy
   has client id 0, no orderRef and order id 0 until client 0 asks for open orders, which binds it
   to a negative order id (IB's ``orderBound`` message is not sent: ib_async ignores it). A cancel
   of an order that is not the asking client's is answered with error 10147.
-- Snapshots (``reqMktData`` with snapshot): a stock's LAST (tickType 4) at ``prices``, a currency
-  pair's BID and ASK (1, 2) one tick either side (IDEALPRO reports no trades), then
-  ``tickSnapshotEnd``.
+- Snapshots (``reqMktData`` with snapshot): a stock's BID, ASK (tickType 1, 2) one tick either
+  side of ``prices`` and its LAST (4) at ``prices``, with its VOLUME (``tickSize``, 2:
+  version, reqId, tickType 8, size) when ``volumes`` has one; a currency pair's BID and ASK only
+  (IDEALPRO reports no trades); then ``tickSnapshotEnd``. A contract is found by conId, or
+  without one (an unqualified contract, which IB accepts too) by symbol, secType and currency;
+  an unknown one is answered with error 200.
+- Historical bars: ``reqHistoricalData`` (client.py ``Client.reqHistoricalData``, 20, no version
+  field: reqId, the contract, includeExpired, endDateTime, barSizeSetting, durationStr, useRTH,
+  whatToShow, formatDate, then (no combo legs) keepUpToDate and chartOptions) is answered with
+  ``historicalData`` (17, ``Decoder.historicalData``, no version field at any server version
+  ib_async 2.1.0 knows: reqId, startDateStr, endDateStr, numBars, then per bar date, open, high,
+  low, close, volume, average (WAP), barCount; the wrapper parses ``date`` with
+  ``util.parseIBDatetime``, so with formatDate 2 an intraday bar's date is its OPEN time in epoch
+  seconds, a daily bar's ``yyyyMMdd``). With keepUpToDate false IB sends nothing after it (no
+  ``historicalDataUpdate``, 90). The bars served are those :meth:`IbGatewayFake.serve_bars` set
+  whose open time lies in the requested window, ending at :attr:`IbGatewayFake.now` (an
+  ``endDateTime`` of ``""``); the bar still open at ``now`` is sent the way IB sends its
+  forming bar, with the values so far (here: open for every price, half the volume). MIDPOINT
+  bars carry volume, WAP and barCount ``-1``, as IB sends them. Faults:
+  :meth:`IbGatewayFake.fail_next_historical` answers the next request with error 162
+  ("Historical Market Data Service error message:..."); an unknown contract gets error 200.
 - Contract details (conIds, minTick, sizes): illustrative values for GOOG (SMART, USD) and
   EUR.USD (IDEALPRO); the shapes are real, the numbers are the fake's own.
 
@@ -70,8 +89,9 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 SERVER_VERSION = 178
@@ -84,13 +104,16 @@ IN_MARKET_DATA, IN_ALL_OPEN_ORDERS = 1, 16
 IN_PLACE_ORDER, IN_CANCEL_ORDER, IN_OPEN_ORDERS, IN_ACCOUNT_UPDATES = 3, 4, 5, 6
 IN_EXECUTIONS, IN_CONTRACT_DETAILS, IN_GLOBAL_CANCEL, IN_POSITIONS = 7, 9, 58, 61
 IN_START_API, IN_ACCOUNT_UPDATES_MULTI, IN_COMPLETED_ORDERS = 71, 76, 99
+IN_HISTORICAL_DATA = 20
 ORDER_STATUS, ERROR, OPEN_ORDER, NEXT_VALID_ID, CONTRACT_DATA, EXECUTION_DATA = 3, 4, 5, 9, 10, 11
 MANAGED_ACCOUNTS, CONTRACT_DATA_END, OPEN_ORDER_END, ACCOUNT_DOWNLOAD_END = 15, 52, 53, 54
 EXECUTION_DATA_END, COMMISSION_REPORT, POSITION_END, ACCOUNT_UPDATE_MULTI_END = 55, 59, 62, 74
 COMPLETED_ORDER, COMPLETED_ORDERS_END = 101, 102
 TICK_PRICE, ACCOUNT_VALUE, TICK_SNAPSHOT_END, POSITION_DATA = 1, 6, 57, 61
 TICK_BID, TICK_ASK, TICK_LAST = 1, 2, 4
+TICK_SIZE, TICK_VOLUME, HISTORICAL_DATA = 2, 8, 17
 
+HISTORICAL_DATA_ERROR = 162
 NO_SECURITY_DEFINITION = 200
 ORDER_REJECTED = 201
 CANCEL_NOT_FOUND = 10147
@@ -132,6 +155,31 @@ CONTRACTS = (
         "European Monetary Union Euro", Decimal("0.00005"), Decimal("1"), Decimal("1"),
     ),
 )  # fmt: skip
+
+
+BAR_SIZES = {
+    "1 min": timedelta(minutes=1),
+    "5 mins": timedelta(minutes=5),
+    "15 mins": timedelta(minutes=15),
+    "30 mins": timedelta(minutes=30),
+    "1 hour": timedelta(hours=1),
+    "4 hours": timedelta(hours=4),
+    "1 day": timedelta(days=1),
+}
+"""IB's ``barSizeSetting`` words the fake serves, and the bar length each means."""
+_DURATION_UNITS = {"S": timedelta(seconds=1), "D": timedelta(days=1), "W": timedelta(weeks=1)}
+
+
+@dataclass(frozen=True)
+class FakeBar:
+    """One bar as the fake keeps it; ``start`` is its open time (UTC)."""
+
+    start: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
 
 
 @dataclass
@@ -209,6 +257,13 @@ class IbGatewayFake:
         self._exec_seq = 0
         self._refusals: list[tuple[int, str]] = []
         self._drop_on_place: bool | None = None
+        self.volumes: dict[str, Decimal] = {}
+        """A stock's VOLUME tick in snapshots, by local symbol (none when absent)."""
+        self.bars: dict[str, tuple[timedelta, list[FakeBar]]] = {}
+        """Historical bars by local symbol, with their bar length (:meth:`serve_bars`)."""
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        """The gateway's clock for historical requests (tests plug in a simulated one)."""
+        self._historical_failures: list[str] = []
 
     # --- controls -----------------------------------------------------------------------------
 
@@ -259,6 +314,42 @@ class IbGatewayFake:
         if executed:
             self._execute(order, executed, lmt_price)
         return order
+
+    def serve_bars(self, local_symbol: str, size: timedelta, bars: Sequence[FakeBar]) -> None:
+        """``local_symbol``'s historical bars, ``size`` long each (its barSizeSetting only)."""
+        self.bars[local_symbol] = (size, sorted(bars, key=lambda bar: bar.start))
+
+    def serve_flat_bars(
+        self,
+        local_symbol: str,
+        size: timedelta,
+        start: datetime,
+        end: datetime,
+        *,
+        price: Decimal,
+        step: Decimal = Decimal(0),
+        volume: Decimal = Decimal(100),
+    ) -> list[FakeBar]:
+        """Bars aligned to ``size`` opening from ``start`` (rounded down) until before ``end``;
+        bar ``i`` opens at ``price + i * step`` and closes one ``step`` higher."""
+        period = size.total_seconds()
+        first = datetime.fromtimestamp(start.timestamp() // period * period, UTC)
+        bars: list[FakeBar] = []
+        moment = first
+        while moment < end:
+            open_ = price + step * len(bars)
+            close = open_ + step
+            bars.append(FakeBar(moment, open_, max(open_, close), min(open_, close), close, volume))
+            moment += size
+        self.serve_bars(local_symbol, size, bars)
+        return bars
+
+    def fail_next_historical(
+        self,
+        message: str = "Historical Market Data Service error message:HMDS query returned no data",
+    ) -> None:
+        """The next reqHistoricalData is answered with IB error 162 and nothing else."""
+        self._historical_failures.append(message)
 
     def by_ref(self, order_ref: str) -> list[FakeOrder]:
         return [o for o in self.orders.values() if o.order_ref == order_ref]
@@ -365,6 +456,8 @@ class IbGatewayFake:
             self._place_order(session, fields)
         elif msg_id == IN_MARKET_DATA:
             self._snapshot(session, fields)
+        elif msg_id == IN_HISTORICAL_DATA:
+            self._historical_data(session, fields)
         elif msg_id == IN_CANCEL_ORDER:
             order_id = int(fields[2])
             order = self.orders.get(order_id)
@@ -400,15 +493,73 @@ class IbGatewayFake:
 
     def _snapshot(self, session: _Session, fields: list[str]) -> None:
         # reqMktData: 1, version, reqId, the contract (conId first), ...
-        req_id, con_id = int(fields[2]), int(fields[3] or 0)
-        c = next(c for c in CONTRACTS if c.con_id == con_id)
+        req_id = int(fields[2])
+        c = self._find_contract(fields[3:15])
+        if c is None:
+            text = "No security definition has been found for the request"
+            session.send(ERROR, 2, req_id, NO_SECURITY_DEFINITION, text, "")
+            return
         price = self.prices[c.local_symbol]
-        if c.sec_type == "CASH":
-            session.send(TICK_PRICE, 6, req_id, TICK_BID, _num(price - c.min_tick), 1000000, 0)
-            session.send(TICK_PRICE, 6, req_id, TICK_ASK, _num(price + c.min_tick), 1000000, 0)
-        else:
+        session.send(TICK_PRICE, 6, req_id, TICK_BID, _num(price - c.min_tick), 1000000, 0)
+        session.send(TICK_PRICE, 6, req_id, TICK_ASK, _num(price + c.min_tick), 1000000, 0)
+        if c.sec_type != "CASH":
             session.send(TICK_PRICE, 6, req_id, TICK_LAST, _num(price), 100, 0)
+            if c.local_symbol in self.volumes:
+                session.send(TICK_SIZE, 6, req_id, TICK_VOLUME, _num(self.volumes[c.local_symbol]))
         session.send(TICK_SNAPSHOT_END, 1, req_id)
+
+    def _historical_data(self, session: _Session, fields: list[str]) -> None:
+        # reqHistoricalData: 20, reqId, the contract (12 fields), includeExpired, endDateTime,
+        # barSizeSetting, durationStr, useRTH, whatToShow, formatDate, keepUpToDate, chartOptions.
+        req_id = int(fields[1])
+        c = self._find_contract(fields[2:14])
+        end_text, bar_size, duration = fields[15:18]
+        what, format_date = fields[19:21]
+        if self._historical_failures:
+            message = self._historical_failures.pop(0)
+            session.send(ERROR, 2, req_id, HISTORICAL_DATA_ERROR, message, "")
+            return
+        if c is None:
+            text = "No security definition has been found for the request"
+            session.send(ERROR, 2, req_id, NO_SECURITY_DEFINITION, text, "")
+            return
+        assert end_text == "", "the fake serves bars up to now only"
+        assert format_date == "2", "the fake sends epoch-second dates only"
+        size, bars = self.bars.get(c.local_symbol, (BAR_SIZES[bar_size], []))
+        assert BAR_SIZES[bar_size] == size, f"{c.local_symbol} is served in {size} bars"
+        count, unit = duration.split()
+        now = self.now()
+        start = now - int(count) * _DURATION_UNITS[unit]
+        rows: list[object] = []
+        served = [bar for bar in bars if start <= bar.start <= now]
+        for bar in served:
+            forming = now < bar.start + size
+            prices = [bar.open] * 4 if forming else [bar.open, bar.high, bar.low, bar.close]
+            volume = bar.volume / 2 if forming else bar.volume
+            stamp = (
+                bar.start.strftime("%Y%m%d")
+                if size >= timedelta(days=1)
+                else str(int(bar.start.timestamp()))
+            )
+            tail: list[object] = (
+                [-1, -1, -1] if what == "MIDPOINT" else [_num(volume), _num(prices[3]), 10]
+            )
+            rows += [stamp, *(_num(p) for p in prices), *tail]
+        session.send(
+            HISTORICAL_DATA, req_id, int(start.timestamp()), int(now.timestamp()), len(served),
+            *rows,
+        )  # fmt: skip
+
+    @staticmethod
+    def _find_contract(fields: list[str]) -> FakeContract | None:
+        """The contract of ``Client.send``'s 12 fields: by conId, else symbol/secType/currency."""
+        con_id, symbol, sec_type, currency = int(fields[0] or 0), fields[1], fields[2], fields[9]
+        for c in CONTRACTS:
+            if con_id and c.con_id == con_id:
+                return c
+            if not con_id and (c.symbol, c.sec_type, c.currency) == (symbol, sec_type, currency):
+                return c
+        return None
 
     def _place_order(self, session: _Session, fields: list[str]) -> None:
         order_id = int(fields[1])

@@ -25,7 +25,12 @@ from trading_core.settings import PACKAGED_CONFIG_DIR
 from trading_core.storage.factory import open_store
 
 from .conftest import FAST
+from .ib_fake import ACCOUNT as IB_ACCOUNT_ID
+from .ib_fake import IbGatewayFake
 from .kraken_fake import API_KEY, API_SECRET, KrakenFake
+
+REQ_HISTORICAL_DATA = 20
+"""TWS API ``reqHistoricalData`` (ib_async's client.py)."""
 
 STARTUP_SECONDS = 60
 
@@ -196,3 +201,59 @@ async def test_a_live_run_reconciles_at_start_refuses_a_mismatch_and_trades_once
         assert "reconciliation.adopt_requested" in events
     finally:
         await store.close()
+
+
+async def test_a_live_run_on_an_ib_paper_account_opens_its_book_from_the_gateway(
+    tmp_path: Path,
+) -> None:
+    gateway = IbGatewayFake()
+    gateway.positions["GOOG"] = Decimal("10")
+    gateway.cash["USD"] = Decimal("100000")
+    await gateway.start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRADING_")}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "trading_core.cli",
+            "run",
+            "--live",
+            "--source",
+            "ib",
+            "--symbols",
+            "GOOG",
+            "--quiet",
+            cwd=tmp_path,
+            env={
+                **env,
+                "TRADING_CONFIG_DIR": str(PACKAGED_CONFIG_DIR),
+                "TRADING_DATA_DIR": str(tmp_path / "data"),
+                "TRADING_MODE": "live",
+                "TRADING_IB__PORT": str(gateway.port),
+                "TRADING_IB__ACCOUNT": IB_ACCOUNT_ID,
+            },
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        LAUNCHED.append(process)
+        # Candles are asked for once the start-up reconciliation has passed.
+        await _until(lambda: bool(gateway.calls(REQ_HISTORICAL_DATA)), process, "IB candles")
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        await gateway.stop()
+    assert process.returncode == 0, err.decode()
+    # 100 000 USD and 10 GOOG at IB's last 175.25: the book is the gateway's.
+    assert "equity         : 101752.50 -> " in out.decode(), out.decode()
+    store = await open_store(f"sqlite:///{tmp_path / 'data' / 'trading.db'}", clock=SystemClock())
+    try:
+        positions = await store.list_positions(account="ib")
+        passes = [
+            d
+            for d in await store.list_decisions()
+            if d.decision_type is DecisionType.RECONCILIATION
+        ]
+    finally:
+        await store.close()
+    assert [(p.symbol, p.quantity) for p in positions] == [("GOOG", Decimal("10"))]
+    assert [p.final_action for p in passes] == ["reconciled"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from trading_core.adapters.bus_factory import open_bus
 from trading_core.adapters.clock import SimulatedClock, SystemClock
@@ -119,6 +119,9 @@ class PreparedSource:
     source: MarketDataSource
     total_bars: int | None
     realtime: bool
+    ib: Any = None
+    """The (not yet connected) ``ib_async.IB`` an IB source reads through; the IB broker
+    connects it and trades over the same connection."""
 
 
 def prepare_source(
@@ -143,7 +146,7 @@ def prepare_source(
     instruments.require(symbols)
     timeframe = Timeframe(settings.synthetic.timeframe)
     if settings.source is SourceKind.IB:
-        raise ConfigurationError("--source ib: IB market data is not available yet")
+        return _prepare_ib(settings, symbols, timeframe)
     if settings.source is SourceKind.KRAKEN:
         # Imported here: ccxt is large and only this source needs it.
         from trading_core.marketdata.kraken import KrakenPublicSource
@@ -160,6 +163,18 @@ def prepare_source(
         start_price={s: SYNTHETIC_START_PRICES.get(s, Decimal(100)) for s in symbols},
     )
     return PreparedSource(synthetic, bars * len(symbols), realtime=False)
+
+
+def _prepare_ib(settings: Settings, symbols: list[str], timeframe: Timeframe) -> PreparedSource:
+    if not settings.symbols:
+        raise ConfigurationError("--source ib needs the symbols to trade: --symbols GOOG ...")
+    # Imported here: ib_async is only needed by a run on IB.
+    from ib_async import IB
+
+    from trading_core.marketdata.ib import IbMarketDataSource
+
+    ib = IB()
+    return PreparedSource(IbMarketDataSource(ib, symbols, timeframe), None, realtime=True, ib=ib)
 
 
 def _check_window(settings: Settings, start: datetime | None, end: datetime | None) -> None:
@@ -270,6 +285,11 @@ async def run(
     Kraken, and only once the start-up reconciliation has passed; one switch alone is refused.
     """
     live = live_switches(settings, live_flag=live)
+    if settings.source is SourceKind.IB and not live:
+        raise ConfigurationError(
+            "--source ib trades an IB account through its gateway, a paper account "
+            "(TRADING_IB__PORT=4002) as much as a real one: it takes both live switches"
+        )
     instruments = InstrumentRegistry.from_file(settings.symbols_file)
     risk_limits = read_risk_limits(settings.risk_limits_file)
     agent = build_agent(settings.agent)
@@ -320,6 +340,7 @@ async def run(
                     risk_limits=risk_limits,
                     metrics=metrics,
                     run_id=run_id,
+                    ib=prepared.ib,
                 )
                 exits.push_async_callback(opened.broker.close)
                 upkeep = _live_upkeep(settings, opened, clock)
