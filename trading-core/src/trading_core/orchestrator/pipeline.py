@@ -153,13 +153,15 @@ class Pipeline:
         stop: asyncio.Event | None = None,
         on_slice: Callable[[PipelineStats, datetime], None] | None = None,
         between_slices: Callable[[datetime], Awaitable[None]] | None = None,
+        symbols_per_slice: int | None = None,
     ) -> bool:
         """Process every slice; returns True when stopped before the data ended.
 
         ``between_slices`` runs after each slice, when nothing of the pipeline's is in flight
-        (a live run reconciles there).
+        (a live run reconciles there). ``symbols_per_slice`` processes a slice as soon as every
+        symbol's bar of that time is in (a live source), not when the next time's first bar is.
         """
-        async for bar_slice in _slices(bars):
+        async for bar_slice in _slices(bars, symbols_per_slice):
             await self.process_slice(bar_slice)
             if on_slice is not None:
                 on_slice(self.stats, bar_slice[0].close_time)
@@ -443,14 +445,24 @@ class Pipeline:
         return state
 
 
-async def _slices(bars: AsyncIterator[Bar]) -> AsyncIterator[list[Bar]]:
-    """Group consecutive bars that share an open time."""
+async def _slices(
+    bars: AsyncIterator[Bar], complete_at: int | None = None
+) -> AsyncIterator[list[Bar]]:
+    """Group consecutive bars that share an open time.
+
+    A slice ends when a bar of a later time arrives, or, with ``complete_at``, as soon as it
+    holds that many bars (one per symbol): a live source's next bar is a whole bar away, and a
+    decision must not wait for it.
+    """
     current: list[Bar] = []
     async for bar in bars:
         if current and bar.timestamp != current[0].timestamp:
             yield current
             current = []
         current.append(bar)
+        if complete_at is not None and len(current) == complete_at:
+            yield current
+            current = []
     if current:
         yield current
 

@@ -437,6 +437,8 @@ async def run(
                 stop=stop,
                 on_slice=on_slice,
                 between_slices=upkeep.between_slices if upkeep is not None else None,
+                # A live feed's next bar is minutes away: decide once every symbol's bar is in.
+                symbols_per_slice=len(symbols) if prepared.realtime else None,
             )
             if stopped:
                 await _on_stop(settings, orders, store, clock, run_id)
