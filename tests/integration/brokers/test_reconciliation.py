@@ -7,6 +7,7 @@ venue can tell), so what happens in between at the venue must be found by the ne
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from trading_core.execution.order_service import OutcomeStatus
 from trading_core.execution.reconciliation import ReconciliationFailed
 from trading_core.execution.trading_state import STATE_KEY
 from trading_core.instruments import InstrumentRegistry
+from trading_core.orchestrator.live_upkeep import LiveUpkeep
 from trading_core.orchestrator.runner import read_risk_limits
 from trading_core.portfolio.ledger import PortfolioLedger
 from trading_core.ports.store import Store
@@ -351,3 +353,40 @@ async def test_a_start_that_cannot_reach_kraken_is_refused_without_trading(
     with pytest.raises(ReconciliationFailed, match="not reconciled"):
         await venue.start()
     assert kraken.calls("AddOrder") == []
+
+
+async def test_the_schedule_reconciles_while_no_bar_arrives_and_daily(
+    venue: Venue, kraken: KrakenFake, clock: SimulatedClock
+) -> None:
+    process = await venue.start()
+    upkeep = LiveUpkeep(
+        dead_man_switch=None,
+        reconciler=process.execution.reconciler,
+        orders=process.execution.orders,
+        state=process.execution.state,
+        clock=clock,
+        interval=timedelta(seconds=0.2),
+        dead_man=timedelta(seconds=60),
+        state_poll=timedelta(seconds=60),
+    )
+    assert await upkeep.reconcile_if_due() is None  # the start-up pass has just run
+    await upkeep.start()
+    try:
+        kraken.balances["ZUSD"] -= Decimal("500")  # the books now disagree; no bar comes
+        clock.advance(timedelta(seconds=1))
+        for _ in range(100):
+            if process.execution.state.state is TradingState.REDUCING:
+                break
+            await asyncio.sleep(0.05)
+        assert process.execution.state.state is TradingState.REDUCING
+    finally:
+        await upkeep.stop()
+    clock.advance(timedelta(days=1))
+    daily = await upkeep.reconcile_if_due()
+    assert daily is not None
+    assert daily.trigger == "daily"
+    rows = await process.store.list_decisions()
+    triggers = [r.risk_check["trigger"] for r in rows]
+    assert triggers[0] == "start"
+    assert "periodic" in triggers
+    assert triggers[-1] == "daily"

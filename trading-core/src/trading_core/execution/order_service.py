@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
@@ -503,10 +503,17 @@ class OrderService:
         """Feed a quote to the broker; resting orders that execute are recorded."""
         self._quotes.update(quote)
         fills: list[Fill] = []
-        reports: Sequence[BrokerReport] = await self._broker.on_quote(quote)
-        for report in reports:
-            fills.extend(await self._record(report.order, report.fills))
+        # Under the gate: a reconciliation pass (which holds it) never sees half a report.
+        async with self._gated():
+            reports: Sequence[BrokerReport] = await self._broker.on_quote(quote)
+            for report in reports:
+                fills.extend(await self._record(report.order, report.fills))
         return fills
+
+    def gated(self) -> AbstractAsyncContextManager[None]:
+        """Hold the account's order gate: no order of any process on the database is checked,
+        sent or booked meanwhile (what a reconciliation pass needs to compare the books)."""
+        return self._gated()
 
     async def _record(self, order: Order, fills: Sequence[Fill]) -> tuple[Fill, ...]:
         """Book ``fills``, then save ``order``'s new status (the order is written last).

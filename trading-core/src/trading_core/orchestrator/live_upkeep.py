@@ -4,9 +4,10 @@
   third of its timeout, so a process that hangs or dies leaves no order working for longer than
   that. A refresh that fails is alerted and retried; if the process cannot reach Kraken for a whole
   timeout, Kraken cancels, which is what the switch is for.
-- Reconciliation runs between bars (:meth:`LiveUpkeep.between_slices`), never during one: the
-  pipeline then has nothing in flight, so an order of ours can never look unknown. It runs every
-  ``reconciliation.interval_minutes`` and once at the start of each UTC day ("daily").
+- Reconciliation runs in the background every ``reconciliation.interval_minutes`` and once at the
+  start of each UTC day ("daily"), whether bars arrive or not (a dead feed is no reason to stop
+  comparing the books), under the account's order gate: nothing is checked, sent or booked
+  during a pass, so an order of ours in flight can never look unknown.
 - A person's kill switch, pause or resume from another process is read every ``state_poll``
   (seconds), not once a bar: a kill cancels Kraken's orders within seconds even while the run
   waits minutes for its next candle.
@@ -20,16 +21,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from trading_core.domain.errors import BrokerError, TradingError
 from trading_core.domain.state import Severity, SystemEvent
-from trading_core.execution.reconciliation import Reconciler
+from trading_core.execution.order_service import OrderService
+from trading_core.execution.reconciliation import Reconciler, ReconciliationReport, Trigger
 from trading_core.execution.trading_state import TradingStateService
 from trading_core.ports.clock import Clock
 
 log = logging.getLogger(__name__)
 COMPONENT = "orchestrator.live_upkeep"
+RECONCILE_CHECK_SECONDS = 15.0
 
 
 class LiveUpkeep:
@@ -40,6 +43,7 @@ class LiveUpkeep:
         *,
         dead_man_switch: Callable[[timedelta], Awaitable[object]] | None,
         reconciler: Reconciler,
+        orders: OrderService,
         state: TradingStateService,
         clock: Clock,
         interval: timedelta,
@@ -48,6 +52,7 @@ class LiveUpkeep:
     ) -> None:
         self._arm = dead_man_switch
         self._reconciler = reconciler
+        self._orders = orders
         self._state = state
         self._clock = clock
         self._interval = interval
@@ -59,23 +64,29 @@ class LiveUpkeep:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
-    async def between_slices(self, _at: datetime) -> None:
-        """Reconcile when the interval has passed, or the UTC day has turned."""
+    async def reconcile_if_due(self) -> ReconciliationReport | None:
+        """Reconcile when the interval has passed, or the UTC day has turned (else None)."""
         now = self._clock.now()
+        trigger: Trigger
         if now.date() != self._day:
-            self._day = now.date()
-            self._last_pass = now
-            await self._reconciler.periodic("daily")
+            trigger = "daily"
         elif now - self._last_pass >= self._interval:
-            self._last_pass = now
-            await self._reconciler.periodic()
+            trigger = "periodic"
+        else:
+            return None
+        self._day, self._last_pass = now.date(), now
+        async with self._orders.gated():
+            return await self._reconciler.periodic(trigger)
 
     async def start(self) -> None:
         """Arm the switch now (a failure here refuses the start), then keep it armed.
 
         A venue without one (IB) only gets the trading-state watch.
         """
-        self._tasks = [asyncio.create_task(self._watch_state(), name="trading-state-watch")]
+        self._tasks = [
+            asyncio.create_task(self._watch_state(), name="trading-state-watch"),
+            asyncio.create_task(self._reconcile_on_schedule(), name="reconciliation"),
+        ]
         if self._arm is not None:
             await self._arm(self._dead_man)
             self._tasks.append(asyncio.create_task(self._keep_armed(), name="dead-man-switch"))
@@ -127,3 +138,18 @@ class LiveUpkeep:
             except TradingError as exc:
                 # The store out of reach: the next bar's refresh (and the gate) still check.
                 log.warning("trading state not refreshed: %s", exc)
+
+    async def _reconcile_on_schedule(self) -> None:
+        # Checked often, run when due: a pass is due by the clock, not by this loop's period.
+        period = min(self._interval.total_seconds(), RECONCILE_CHECK_SECONDS)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=period)
+            if self._stopping.is_set():
+                return
+            try:
+                await self.reconcile_if_due()
+            except TradingError as exc:
+                # The store or the gate out of reach: the next check tries again; the venue's
+                # own failures are counted by the reconciler (and reduce trading).
+                log.warning("reconciliation pass not run: %s", exc)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -152,21 +152,17 @@ class Pipeline:
         *,
         stop: asyncio.Event | None = None,
         on_slice: Callable[[PipelineStats, datetime], None] | None = None,
-        between_slices: Callable[[datetime], Awaitable[None]] | None = None,
         symbols_per_slice: int | None = None,
     ) -> bool:
         """Process every slice; returns True when stopped before the data ended.
 
-        ``between_slices`` runs after each slice, when nothing of the pipeline's is in flight
-        (a live run reconciles there). ``symbols_per_slice`` processes a slice as soon as every
-        symbol's bar of that time is in (a live source), not when the next time's first bar is.
+        ``symbols_per_slice`` processes a slice as soon as every symbol's bar of that time is in
+        (a live source), not when the next time's first bar is.
         """
         async for bar_slice in _slices(bars, symbols_per_slice):
             await self.process_slice(bar_slice)
             if on_slice is not None:
                 on_slice(self.stats, bar_slice[0].close_time)
-            if between_slices is not None:
-                await between_slices(bar_slice[0].close_time)
             if stop is not None and stop.is_set():
                 break
         await self.finish()

@@ -436,7 +436,6 @@ async def run(
                 bars,
                 stop=stop,
                 on_slice=on_slice,
-                between_slices=upkeep.between_slices if upkeep is not None else None,
                 # A live feed's next bar is minutes away: decide once every symbol's bar is in.
                 symbols_per_slice=len(symbols) if prepared.realtime else None,
             )
@@ -468,6 +467,7 @@ def _live_upkeep(settings: Settings, opened: LiveExecution, clock: Clock) -> Liv
     return LiveUpkeep(
         dead_man_switch=opened.dead_man_switch,
         reconciler=opened.reconciler,
+        orders=opened.orders,
         state=opened.state,
         clock=clock,
         interval=timedelta(minutes=settings.reconciliation.interval_minutes),
