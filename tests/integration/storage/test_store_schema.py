@@ -7,6 +7,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from trading_core.adapters.clock import SimulatedClock
@@ -108,3 +109,41 @@ async def test_in_memory_sqlite_store_migrates_and_stores(clock: SimulatedClock)
         assert await store.get_state("k") == {"v": 1}
     finally:
         await store.close()
+
+
+async def test_the_account_reads_of_the_order_gate_have_their_indexes(
+    store: Store, store_url: str
+) -> None:
+    plan_sql = (
+        "SELECT * FROM {orders} WHERE account = 'paper' AND status = 'sent'",
+        "SELECT * FROM {trades} WHERE account = 'paper'",
+    )
+    if store_url.startswith("sqlite"):
+        raw = sqlite3.connect(store_url.removeprefix("sqlite:///"))
+        try:
+            plans = [
+                " ".join(
+                    str(row[-1])
+                    for row in raw.execute(
+                        "EXPLAIN QUERY PLAN "
+                        + sql.format(orders="trading_orders", trades="trading_trades")
+                    )
+                )
+                for sql in plan_sql
+            ]
+        finally:
+            raw.close()
+        assert "ix_trading_orders_account_status" in plans[0], plans[0]
+        assert "ix_trading_trades_account" in plans[1], plans[1]
+        return
+    connection = await asyncpg.connect(store_url)
+    try:
+        names = {
+            row["indexname"]
+            for row in await connection.fetch(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = 'trading'"
+            )
+        }
+    finally:
+        await connection.close()
+    assert {"ix_trading_orders_account_status", "ix_trading_trades_account"} <= names

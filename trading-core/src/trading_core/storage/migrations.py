@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from trading_core.storage.rows import RowCodec
@@ -34,9 +34,11 @@ from trading_core.storage.schema import (
     SYSTEM_EVENTS,
     TRADES,
     Dialect,
+    Index,
     Table,
     physical_name,
     quote,
+    render_create_indexes,
     render_create_table,
     render_schema,
     table_ref,
@@ -112,6 +114,19 @@ async def _add_accounts(session: SqlSession) -> None:
     await session.execute("DROP TABLE positions_v1")
 
 
+ACCOUNT_INDEXES: tuple[tuple[Table, Index], ...] = (
+    (ORDERS, Index(("account", "status"))),
+    (TRADES, Index(("account",))),
+)
+"""Migration 4's indexes: every order placed reads the account's open orders and fills."""
+
+
+async def _index_accounts(session: SqlSession) -> None:
+    for table, index in ACCOUNT_INDEXES:
+        for statement in render_create_indexes(replace(table, indexes=(index,)), session.dialect):
+            await session.execute(statement)
+
+
 async def _timescale_is_usable(session: SqlSession) -> bool:
     available = await session.fetch(
         "SELECT 1 AS present FROM pg_available_extensions WHERE name = 'timescaledb'"
@@ -145,6 +160,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", (_create_initial_schema, _use_timescale_when_available)),
     Migration(2, "approvals", (_create_approvals,)),
     Migration(3, "accounts: the paper account apart from each replay's book", (_add_accounts,)),
+    Migration(
+        4, "indexes on accounts (the order gate reads them on every order)", (_index_accounts,)
+    ),
 )
 
 

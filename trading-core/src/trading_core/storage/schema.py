@@ -174,7 +174,11 @@ ORDERS = Table(
     ),
     primary_key=("order_id",),
     unique=(("client_order_id",),),
-    indexes=(Index(("symbol", "created_at")), Index(("status", "created_at"))),
+    indexes=(
+        Index(("symbol", "created_at")),
+        Index(("status", "created_at")),
+        Index(("account", "status")),
+    ),
 )
 
 TRADES = Table(
@@ -194,7 +198,7 @@ TRADES = Table(
         _c("account", _TXT),
     ),
     primary_key=("fill_id",),
-    indexes=(Index(("symbol", "timestamp")), Index(("order_id",))),
+    indexes=(Index(("symbol", "timestamp")), Index(("order_id",)), Index(("account",))),
 )
 
 POSITIONS = Table(
