@@ -367,6 +367,59 @@ def _backtest_summary(result: BacktestResult) -> str:
     )
 
 
+@db_app.command("backup")
+def db_backup(
+    to: Annotated[Path, typer.Option(metavar="DIR", help="Directory the backups are kept in.")],
+    keep: Annotated[
+        int, typer.Option(metavar="N", help="Backups to keep in DIR (older ones are deleted).")
+    ] = 7,
+    db_url: Annotated[
+        str | None, typer.Option(metavar="URL", help="Database URL (default: embedded SQLite).")
+    ] = None,
+) -> None:
+    """Back the database up (pg_dump custom format, or SQLite's online backup) with a SHA-256."""
+    from trading_core.adapters.clock import SystemClock
+    from trading_core.storage.backup import backup_database
+
+    try:
+        settings = load_settings(db_url=db_url)
+        made, removed = backup_database(
+            settings.database_url, to, now=SystemClock().now(), keep=keep
+        )
+    except TradingError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"{made.path} ({made.size:,} bytes, sha256 {made.sha256})")
+    for old in removed:
+        typer.echo(f"deleted {old.name} (keeping the newest {keep})")
+
+
+@db_app.command("restore")
+def db_restore(
+    backup: Annotated[Path, typer.Argument(metavar="FILE", help="A backup made by db backup.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Replace the database without asking.")
+    ] = False,
+    db_url: Annotated[
+        str | None, typer.Option(metavar="URL", help="Database URL (default: embedded SQLite).")
+    ] = None,
+) -> None:
+    """Replace the database with a verified backup (stop every process using it first)."""
+    from trading_core.storage.backup import restore_database, verify_backup
+    from trading_core.storage.urls import mask_url
+
+    try:
+        settings = load_settings(db_url=db_url)
+        verify_backup(backup)
+        target = mask_url(settings.database_url)
+        if not yes and not typer.confirm(f"replace {target} with {backup.name}?", default=False):
+            typer.echo("nothing restored")
+            raise typer.Exit(EXIT_BAD_INPUT)
+        restored = restore_database(settings.database_url, backup)
+    except TradingError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"restored {target} from {restored.path.name} (sha256 {restored.sha256})")
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     db_url: Annotated[
