@@ -23,7 +23,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from trading_core.domain.order import OrderStatus, OrderType, Side, TimeInForce
+from trading_core.domain.fill import Fill
+from trading_core.domain.order import Order, OrderStatus, OrderType, Side, TimeInForce
+from trading_core.domain.position import Position
 from trading_core.execution.order_service import OutcomeStatus
 from trading_core.risk.pretrade import OrderRequest
 from trading_core.services.container import TradingApp, open_app
@@ -212,3 +214,51 @@ async def test_a_kill_while_a_fill_is_being_booked_leaves_nothing_half_written(
     assert [f.client_order_id for f in fills] == ["after-the-kill"]  # nothing half-booked
     assert after.order is not None
     assert position == after.order.filled_quantity
+
+
+async def test_an_orphan_whose_fill_was_booked_before_the_kill_is_settled_as_filled(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'paper.db'}"
+    app = await _this_process(url)
+    try:
+        now = app.clock.now()
+        # What a process killed between booking a fill and saving the order's status leaves.
+        order = Order(
+            order_id="dead-1",
+            client_order_id="dead-filled",
+            symbol=BTC,
+            side=Side.BUY,
+            quantity=Decimal("0.01"),
+            order_type=OrderType.MARKET,
+            time_in_force=TimeInForce.IOC,
+            broker="paper",
+            created_at=now,
+            updated_at=now,
+        )
+        await app.store.save_order(order)
+        fill = Fill(
+            fill_id="dead-1-f1",
+            order_id="dead-1",
+            client_order_id="dead-filled",
+            symbol=BTC,
+            side=Side.BUY,
+            quantity=Decimal("0.01"),
+            price=Decimal("40000"),
+            commission=Decimal("0.4"),
+            timestamp=now,
+        )
+        booked = Position(symbol=BTC, quantity=Decimal("0.01"), average_price=Decimal("40000"))
+        assert await app.store.book_fill(fill, booked)
+
+        await app.refresh()
+        quote = await app.feed.latest_quote(BTC)
+        after = await app.orders.place(small_buy("after-the-kill", quote.ask))
+        assert after.status is OutcomeStatus.FILLED, after.codes
+        settled = await app.store.get_order_by_client_id("dead-filled")
+    finally:
+        await app.close()
+    assert settled is not None
+    assert settled.status is OrderStatus.FILLED  # its booked fill stands
+    assert settled.filled_quantity == Decimal("0.01")
+    assert settled.average_fill_price == Decimal("40000")

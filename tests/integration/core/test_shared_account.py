@@ -123,3 +123,41 @@ async def test_an_order_resting_in_one_process_counts_against_the_caps_of_the_ot
     assert "POSITION_LIMIT" in refused.codes
     assert [o.client_order_id for o in second.orders.account_open_orders()] == ["resting"]
     assert second.orders.open_orders() == []  # it is not this process's to cancel
+
+
+async def test_a_flatten_refused_in_one_process_is_still_sent_by_the_one_holding_the_orders(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRADING_KILL_SWITCH__FLATTEN", "all")
+    settings = load_settings(config_dir=PACKAGED_CONFIG_DIR, db_url=db_url)
+    holder = await open_app(settings, channel="cli", clock=SimulatedClock(START))
+    other = await open_app(settings, channel="mcp", clock=SimulatedClock(START))
+    try:
+        held = await holder.orders.place(buy(await lot(holder, "0.3"), "held"))
+        assert held.status is OutcomeStatus.FILLED, held.codes
+        quantity = held.fills[0].quantity
+        quote = await holder.feed.latest_quote(BTC)
+        resting = await holder.orders.place(
+            OrderRequest(
+                symbol=BTC,
+                side=Side.SELL,
+                quantity=(quantity / 2).quantize(Decimal("0.0001")),
+                order_type=OrderType.LIMIT,
+                limit_price=(quote.ask * Decimal("1.01")).quantize(Decimal("0.1")),
+                client_order_id="resting-sell",
+            )
+        )
+        assert resting.status is OutcomeStatus.ACCEPTED, resting.codes
+
+        # The kill reaches the other process first: its flatten would oversell with the
+        # holder's sell still resting, so it is refused, and must not claim the episode.
+        await other.state.activate_kill_switch(reason="drill", by="alice")
+        assert other.account.portfolio.position(BTC).quantity == quantity
+        await holder.refresh()  # the holder cancels its sell, then flattens
+
+        await other.refresh()
+        assert holder.account.portfolio.position(BTC).quantity == 0
+        assert other.account.portfolio.position(BTC).quantity == 0
+    finally:
+        await holder.close()
+        await other.close()

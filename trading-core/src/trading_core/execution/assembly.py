@@ -77,36 +77,40 @@ async def open_paper_execution(
             holder = paper_order_owner(order)
             return holder is not None and await store.lease_alive(holder)
 
-    broker = PaperBroker(
-        clock,
-        seed=settings.seed,
-        slippage_bps=settings.paper.slippage_bps,
-        commission_bps=settings.paper.commission_bps,
-        max_participation=settings.paper.max_participation,
-        owner=owner,
-    )
-    state = await TradingStateService.load(
-        store=store,
-        bus=bus,
-        clock=clock,
-        gauge=metrics,
-        key=state_key,
-        breaker_limits=risk_limits.breakers,
-    )
-    quotes = QuoteBook()
-    orders = OrderService(
-        broker=broker,
-        store=store,
-        clock=clock,
-        instruments=instruments,
-        ledger=ledger,
-        quotes=quotes,
-        state=state,
-        risk_limits=risk_limits,
-        metrics=metrics,
-        account=account,
-        book_sync=book_sync,
-        owner_alive=owner_alive,
-    )
-    await orders.restore()
+    try:
+        broker = PaperBroker(
+            clock,
+            seed=settings.seed,
+            slippage_bps=settings.paper.slippage_bps,
+            commission_bps=settings.paper.commission_bps,
+            max_participation=settings.paper.max_participation,
+            owner=owner,
+        )
+        state = await TradingStateService.load(
+            store=store,
+            bus=bus,
+            clock=clock,
+            gauge=metrics,
+            key=state_key,
+            breaker_limits=risk_limits.breakers,
+        )
+        quotes = QuoteBook()
+        orders = OrderService(
+            broker=broker,
+            store=store,
+            clock=clock,
+            instruments=instruments,
+            ledger=ledger,
+            quotes=quotes,
+            state=state,
+            risk_limits=risk_limits,
+            metrics=metrics,
+            account=account,
+            book_sync=book_sync,
+            owner_alive=owner_alive,
+        )
+        await orders.restore()
+    except BaseException:
+        await lease.aclose()  # a start that failed holds no lease
+        raise
     return PaperExecution(broker=broker, quotes=quotes, state=state, orders=orders, lease=lease)

@@ -24,6 +24,7 @@ restart, another process and a person's release all see the same latches.
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -77,6 +78,7 @@ FLATTEN_STRATEGY: Final = "kill_switch"
 FLATTEN_NOT_KILLED: Final = "FLATTEN_REQUIRES_KILL_SWITCH"
 FLATTEN_NOT_REDUCING: Final = "FLATTEN_NOT_REDUCING"
 COMPONENT: Final = "execution.order_service"
+log = logging.getLogger(__name__)
 
 KillAction = Callable[[], Awaitable[object]]
 BookSync = Callable[[], Awaitable[object]]
@@ -288,12 +290,24 @@ class OrderService:
         its paper broker did with it died in the same memory, and nothing of it is in the books.
         A working one can no longer fill. Both are cancelled, saying which.
         """
-        why = (
-            "its process stopped before the outcome was booked (nothing reached the books)"
-            if order.status is OrderStatus.PENDING
-            else "its paper broker stopped with its process"
-        )
-        status = OrderStatus.CANCELLED
+        fills = await self._store.list_fills(account=self.account)
+        booked = [f for f in fills if f.order_id == order.order_id]
+        filled = sum((f.quantity for f in booked), start=ZERO)
+        if filled > order.filled_quantity:
+            # Killed after its fills were booked, before its status was: the fills stand.
+            if order.status is OrderStatus.PENDING:
+                order = order.transition(OrderStatus.UNKNOWN, at=self._clock.now())
+            notional = sum((f.quantity * f.price for f in booked), start=ZERO)
+            order = order.model_copy(
+                update={"filled_quantity": filled, "average_fill_price": notional / filled}
+            )
+        if filled >= order.quantity:
+            status, why = OrderStatus.FILLED, "its process stopped after its fills were booked"
+        elif order.status is OrderStatus.PENDING and not filled:
+            status = OrderStatus.CANCELLED
+            why = "its process stopped before the outcome was booked (nothing reached the books)"
+        else:
+            status, why = OrderStatus.CANCELLED, "its paper broker stopped with its process"
         settled = order.transition(status, at=self._clock.now(), reason=why)
         await self._store.save_order(settled)
         await self._state.alert(
@@ -335,6 +349,23 @@ class OrderService:
         record = self._state.record
         if not record.kill_switch:
             return []
+        try:
+            # As place(): one process sends at a time, and the positions are read after the
+            # gate has adopted what the other processes booked.
+            async with self._gated():
+                return await self._flatten_positions(record.since, reason)
+        except OrderGateBusy as exc:
+            await self._state.alert(
+                self._event(
+                    "kill_switch.flatten_done",
+                    Severity.CRITICAL,
+                    f"kill switch flatten not run: {exc.message}",
+                    kill_reason=reason,
+                )
+            )
+            return [OrderOutcome(status=OutcomeStatus.REJECTED, message=exc.message, code=exc.code)]
+
+    async def _flatten_positions(self, episode: datetime, reason: str) -> list[OrderOutcome]:
         outcomes: list[OrderOutcome] = []
         positions = sorted(
             (p for p in self._ledger.portfolio.positions.values() if p.quantity != 0),
@@ -342,8 +373,7 @@ class OrderService:
         )
         for position in positions:
             try:
-                async with self._gated():  # as place(): one process sends at a time
-                    outcome = await self._flatten(position, episode=record.since)
+                outcome = await self._flatten(position, episode=episode)
             except Exception as exc:  # noqa: BLE001 - fail closed: the position stays, alerted
                 outcome = OrderOutcome(
                     status=OutcomeStatus.REJECTED,
@@ -386,6 +416,16 @@ class OrderService:
         except TradingError as exc:
             self._metrics.record_risk_rejection(exc.code)
             return OrderOutcome(status=OutcomeStatus.REJECTED, message=exc.message, code=exc.code)
+        if not decision.approved:
+            # Saved, but not under the episode's id: that id would claim the flatten for every
+            # process, and another one (whose resting orders blocked this one, say) may still
+            # close the position once it has cancelled them.
+            refused = (decision.order_to_send or request).model_copy(
+                update={
+                    "client_order_id": f"{request.client_order_id}-refused-{uuid.uuid4().hex[:8]}"
+                }
+            )
+            return await self._reject(self._order_from(refused), decision)
         try:
             return await self._send(request, decision, self._flatten_gate)
         except DuplicateOrderError:
@@ -504,10 +544,14 @@ class OrderService:
         self._quotes.update(quote)
         fills: list[Fill] = []
         # Under the gate: a reconciliation pass (which holds it) never sees half a report.
-        async with self._gated():
-            reports: Sequence[BrokerReport] = await self._broker.on_quote(quote)
-            for report in reports:
-                fills.extend(await self._record(report.order, report.fills))
+        try:
+            async with self._gated():
+                reports: Sequence[BrokerReport] = await self._broker.on_quote(quote)
+                for report in reports:
+                    fills.extend(await self._record(report.order, report.fills))
+        except OrderGateBusy as exc:
+            # The quote reaches the broker again with the next one; a run must not end here.
+            log.warning("quote for %s not fed to the broker: %s", quote.symbol, exc.message)
         return fills
 
     def gated(self) -> AbstractAsyncContextManager[None]:

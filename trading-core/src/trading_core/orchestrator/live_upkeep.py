@@ -153,3 +153,5 @@ class LiveUpkeep:
                 # The store or the gate out of reach: the next check tries again; the venue's
                 # own failures are counted by the reconciler (and reduce trading).
                 log.warning("reconciliation pass not run: %s", exc)
+            except Exception:  # the schedule must outlive any one pass
+                log.exception("reconciliation pass failed; the next one runs on schedule")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import hashlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,6 +32,13 @@ from trading_core.domain.errors import OrderGateBusy
 
 GATE_TIMEOUT_S = 10.0
 POLL_S = 0.005
+
+
+def gate_file(database: str, account: str) -> str:
+    """The lock file of ``account``'s gate beside a SQLite ``database`` (one per account: a live
+    account's gate never waits for the paper account's)."""
+    tag = hashlib.sha256(account.encode()).hexdigest()[:16]
+    return f"{database}.order-gate-{tag}"
 
 
 def busy(account: str, timeout: float) -> OrderGateBusy:

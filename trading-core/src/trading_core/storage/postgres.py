@@ -112,6 +112,7 @@ class PostgresStore(SqlStore):
         super().__init__(mask_url(dsn), clock=clock)
         self._pool: asyncpg.Pool | None = pool
         self._endpoint = endpoint(dsn)
+        self._gates: dict[str, asyncio.Lock] = {}
 
     @classmethod
     async def connect(
@@ -166,6 +167,24 @@ class PostgresStore(SqlStore):
         """This account's check-and-send, one at a time across processes (advisory lock)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        # Tasks of this process queue here, holding no pooled connection while they wait (a
+        # crowd of waiters would otherwise starve the holder of connections).
+        local = self._gates.setdefault(account, asyncio.Lock())
+        try:
+            await asyncio.wait_for(local.acquire(), timeout)
+        except TimeoutError:
+            raise busy(account, timeout) from None
+        try:
+            async with self._gate_section(account, deadline, timeout):
+                yield
+        finally:
+            local.release()
+
+    @asynccontextmanager
+    async def _gate_section(
+        self, account: str, deadline: float, timeout: float
+    ) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
         async with self._session() as session:
             connection = _postgres(session).connection
             while not await connection.fetchval(

@@ -26,6 +26,7 @@ from trading_core.storage.order_gate import (
     file_gate,
     file_lease,
     file_lease_alive,
+    gate_file,
 )
 from trading_core.storage.schema import Dialect
 from trading_core.storage.session import Row, SqlSession, UniqueViolation
@@ -146,7 +147,7 @@ class SqliteStore(SqlStore):
             if self.path == MEMORY:
                 yield
             else:
-                async with file_gate(f"{self.path}.order-gate", account, timeout):
+                async with file_gate(gate_file(self.path, account), account, timeout):
                     yield
         finally:
             local.release()
