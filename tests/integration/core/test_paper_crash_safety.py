@@ -26,7 +26,7 @@ import pytest
 from trading_core.domain.fill import Fill
 from trading_core.domain.order import Order, OrderStatus, OrderType, Side, TimeInForce
 from trading_core.domain.position import Position
-from trading_core.execution.order_service import OutcomeStatus
+from trading_core.execution.order_service import ORPHAN_CANCELLED, OutcomeStatus
 from trading_core.risk.pretrade import OrderRequest
 from trading_core.services.container import TradingApp, open_app
 from trading_core.settings import PACKAGED_CONFIG_DIR, load_settings
@@ -262,3 +262,50 @@ async def test_an_orphan_whose_fill_was_booked_before_the_kill_is_settled_as_fil
     assert settled.status is OrderStatus.FILLED  # its booked fill stands
     assert settled.filled_quantity == Decimal("0.01")
     assert settled.average_fill_price == Decimal("40000")
+
+
+async def test_an_order_another_process_settled_as_an_orphan_never_fills_here(
+    tmp_path: Path,
+) -> None:
+    # As if this process's lease had been lost (a dropped database connection): another
+    # process took it for dead and cancelled its resting order. That settlement must stand.
+    app = await _this_process(f"sqlite:///{tmp_path / 'paper.db'}")
+    try:
+        quote = await app.feed.latest_quote(BTC)
+        limit = (quote.bid * Decimal("0.99")).quantize(Decimal("0.1"))
+        resting = await app.orders.place(
+            OrderRequest(
+                symbol=BTC,
+                side=Side.BUY,
+                quantity=Decimal("0.01"),
+                order_type=OrderType.LIMIT,
+                limit_price=limit,
+                client_order_id="rests-here",
+            )
+        )
+        assert resting.status is OutcomeStatus.ACCEPTED, resting.codes
+        assert resting.order is not None
+        await app.store.save_order(
+            resting.order.transition(
+                OrderStatus.CANCELLED, at=app.clock.now(), reason=ORPHAN_CANCELLED
+            )
+        )
+
+        crossing = limit - Decimal("10")
+        fills = await app.orders.on_quote(
+            quote.model_copy(
+                update={"bid": crossing - 1, "ask": crossing, "last": crossing, "volume": 10}
+            )
+        )
+        stored = await app.store.get_order_by_client_id("rests-here")
+        events = await app.store.list_events(event_type="orders.orphan_report_refused")
+        held = app.account.portfolio.position(BTC).quantity
+        open_here = app.orders.open_orders()
+    finally:
+        await app.close()
+    assert fills == []
+    assert held == 0
+    assert stored is not None
+    assert stored.status is OrderStatus.CANCELLED
+    assert open_here == []
+    assert len(events) == 1

@@ -23,6 +23,7 @@ restart, another process and a person's release all see the same latches.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -86,6 +87,11 @@ BookSync = Callable[[], Awaitable[object]]
 OwnerAlive = Callable[[Order], Awaitable[bool]]
 """Whether the process that holds an order (a paper broker's, in memory) is still running."""
 OPEN_STATUSES: Final = tuple(s for s in OrderStatus if s.is_open)
+ORPHAN_CANCELLED: Final = "its paper broker stopped with its process"
+ORPHAN_NEVER_BOOKED: Final = (
+    "its process stopped before the outcome was booked (nothing reached the books)"
+)
+ORPHAN_REASONS: Final = frozenset({ORPHAN_CANCELLED, ORPHAN_NEVER_BOOKED})
 
 # Order gates this task holds (by store and account): booking a fill inside place() must not
 # wait for the gate place() already holds.
@@ -304,10 +310,9 @@ class OrderService:
         if filled >= order.quantity:
             status, why = OrderStatus.FILLED, "its process stopped after its fills were booked"
         elif order.status is OrderStatus.PENDING and not filled:
-            status = OrderStatus.CANCELLED
-            why = "its process stopped before the outcome was booked (nothing reached the books)"
+            status, why = OrderStatus.CANCELLED, ORPHAN_NEVER_BOOKED
         else:
-            status, why = OrderStatus.CANCELLED, "its paper broker stopped with its process"
+            status, why = OrderStatus.CANCELLED, ORPHAN_CANCELLED
         settled = order.transition(status, at=self._clock.now(), reason=why)
         await self._store.save_order(settled)
         await self._state.alert(
@@ -566,10 +571,34 @@ class OrderService:
         status follows them. A process killed in between leaves the order working in the store,
         so the next start asks the venue again and the fills already booked count once.
         """
+        if self._owner_alive is not None and await self._settled_elsewhere(order):
+            return ()
         if not fills:
             return await self._save_status(order)
         async with self._gated():  # the position written must include the others' fills
             return await self._book(order, fills)
+
+    async def _settled_elsewhere(self, order: Order) -> bool:
+        """Whether another process settled ``order`` as an orphan (it took this process for
+        dead: a lease lost with its database connection). Settlement stands, fail closed: the
+        order is dropped here too and nothing more is booked for it, so the caps the other
+        processes checked without it still hold."""
+        stored = await self._store.get_order(order.order_id)
+        if stored is None or stored.status_reason not in ORPHAN_REASONS:
+            return False
+        self._open.pop(order.order_id, None)
+        with contextlib.suppress(TradingError):
+            await self._broker.cancel(order.order_id)
+        await self._state.alert(
+            self._event(
+                "orders.orphan_report_refused",
+                Severity.CRITICAL,
+                f"order {order.client_order_id} was settled by another process as an orphan; "
+                f"its {order.status} report was not booked (was this process's lease lost?)",
+                order_id=order.order_id,
+            )
+        )
+        return True
 
     async def _book(self, order: Order, fills: Sequence[Fill]) -> tuple[Fill, ...]:
         applied: list[Fill] = []
