@@ -22,13 +22,10 @@ import asyncio
 import json
 import os
 import sys
-import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from trading_core.adapters.clock import SystemClock
@@ -39,26 +36,8 @@ from trading_core.storage.factory import open_store
 from .kraken_fake import API_SECRET, KrakenFake
 
 DRIVER = Path(__file__).with_name("crash_driver.py")
-ADMIN_URL = os.environ.get(
-    "TRADING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 CID = "crash-order-1"
 SIGKILL_RETURNCODE = -9
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'crash.db'}"
-        return
-    name = f"trading_crash_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 async def _spawn(db_url: str, kraken: KrakenFake) -> asyncio.subprocess.Process:

@@ -11,10 +11,8 @@ The processes are real subprocesses (``paper_driver.py``) killed with SIGKILL.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -32,39 +30,8 @@ from trading_core.services.container import TradingApp, open_app
 from trading_core.settings import PACKAGED_CONFIG_DIR, load_settings
 
 DRIVER = Path(__file__).with_name("paper_driver.py")
-ADMIN_URL = os.environ.get(
-    "TRADING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 BTC = "BTC/USD"
 START = datetime(2026, 1, 5, 12, 0, 30, tzinfo=UTC)
-
-
-async def _new_postgres() -> str:
-    name = f"trading_paper_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-
-
-async def _drop_postgres(url: str) -> None:
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'paper.db'}"
-        return
-    url = await _new_postgres()
-    yield url
-    await _drop_postgres(url)
 
 
 class Drivers:
@@ -157,56 +124,53 @@ async def test_a_killed_processs_resting_order_is_cancelled_and_a_living_ones_st
 
 
 async def test_a_kill_while_a_fill_is_being_booked_leaves_nothing_half_written(
-    drivers: Drivers,
+    drivers: Drivers, postgres_db_url: str
 ) -> None:
     # PostgreSQL only: a trigger holds the fill's INSERT, so the kill lands inside the booking
     # transaction (after the paper broker filled, before the ledger write committed).
-    url = await _new_postgres()
+    url = postgres_db_url
+    app = await _this_process(url)  # the schema exists; this process watches
+    connection = await asyncpg.connect(url)
     try:
-        app = await _this_process(url)  # the schema exists; this process watches
-        connection = await asyncpg.connect(url)
-        try:
-            await connection.execute(
-                """
-                CREATE FUNCTION hold_fill() RETURNS trigger AS $$
-                BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$ LANGUAGE plpgsql;
-                CREATE TRIGGER hold_fill BEFORE INSERT ON trading.trades
-                FOR EACH ROW EXECUTE FUNCTION hold_fill();
-                """
+        await connection.execute(
+            """
+            CREATE FUNCTION hold_fill() RETURNS trigger AS $$
+            BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER hold_fill BEFORE INSERT ON trading.trades
+            FOR EACH ROW EXECUTE FUNCTION hold_fill();
+            """
+        )
+        process = await drivers.start(url, "mid-booking", "market")
+        for _ in range(600):  # until its INSERT is held by the trigger
+            held = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event = 'PgSleep' AND query ILIKE '%trades%'"
             )
-            process = await drivers.start(url, "mid-booking", "market")
-            for _ in range(600):  # until its INSERT is held by the trigger
-                held = await connection.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event = 'PgSleep' AND query ILIKE '%trades%'"
-                )
-                if held:
-                    break
-                await asyncio.sleep(0.1)
-            assert held, "the fill's INSERT was never reached"
-            await kill(process)
-            # The server notices a dead client at its next read or write, which a backend
-            # asleep in a trigger never does: end it as that notice would (a rollback).
-            await connection.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event = 'PgSleep'"
-            )
-            await connection.execute("DROP TRIGGER hold_fill ON trading.trades")
-        finally:
-            await connection.close()
-
-        await app.refresh()  # as every tool call does: fresh quotes
-        quote = await app.feed.latest_quote(BTC)
-        after = await app.orders.place(small_buy("after-the-kill", quote.ask))
-        assert after.status is OutcomeStatus.FILLED, after.codes
-        orphan = await app.store.get_order_by_client_id("mid-booking")
-        retried = await app.orders.place(small_buy("mid-booking", quote.ask))
-        fills = await app.store.list_fills()
-        await app.refresh()
-        position = app.account.portfolio.position(BTC).quantity
-        await app.close()
+            if held:
+                break
+            await asyncio.sleep(0.1)
+        assert held, "the fill's INSERT was never reached"
+        await kill(process)
+        # The server notices a dead client at its next read or write, which a backend
+        # asleep in a trigger never does: end it as that notice would (a rollback).
+        await connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event = 'PgSleep'"
+        )
+        await connection.execute("DROP TRIGGER hold_fill ON trading.trades")
     finally:
-        await _drop_postgres(url)
+        await connection.close()
+
+    await app.refresh()  # as every tool call does: fresh quotes
+    quote = await app.feed.latest_quote(BTC)
+    after = await app.orders.place(small_buy("after-the-kill", quote.ask))
+    assert after.status is OutcomeStatus.FILLED, after.codes
+    orphan = await app.store.get_order_by_client_id("mid-booking")
+    retried = await app.orders.place(small_buy("mid-booking", quote.ask))
+    fills = await app.store.list_fills()
+    await app.refresh()
+    position = app.account.portfolio.position(BTC).quantity
+    await app.close()
     assert orphan is not None
     assert orphan.status is OrderStatus.CANCELLED
     assert "before the outcome was booked" in (orphan.status_reason or "")

@@ -9,14 +9,10 @@ the other's fills and open orders, so a position cap that holds for one process 
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
-from pathlib import Path
 
-import asyncpg
 import pytest
 
 from trading_core.adapters.clock import SimulatedClock
@@ -26,26 +22,8 @@ from trading_core.risk.pretrade import OrderRequest
 from trading_core.services.container import TradingApp, open_app
 from trading_core.settings import PACKAGED_CONFIG_DIR, load_settings
 
-ADMIN_URL = os.environ.get(
-    "TRADING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 START = datetime(2026, 1, 5, 12, 0, 30, tzinfo=UTC)
 BTC = "BTC/USD"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'shared.db'}"
-        return
-    name = f"trading_shared_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture
