@@ -548,9 +548,12 @@ class OrderService:
         """Feed a quote to the broker; resting orders that execute are recorded."""
         self._quotes.update(quote)
         fills: list[Fill] = []
-        # Under the gate: a reconciliation pass (which holds it) never sees half a report.
+        # Under the gate: a reconciliation pass (which holds it) never sees half a report. With
+        # nothing of ours working there is nothing to report, and every bar of every symbol
+        # would otherwise pay the gate's reads (a fill that does come is gated by _record).
+        gate = self._gated() if self._open else contextlib.nullcontext()
         try:
-            async with self._gated():
+            async with gate:
                 reports: Sequence[BrokerReport] = await self._broker.on_quote(quote)
                 for report in reports:
                     fills.extend(await self._record(report.order, report.fills))
