@@ -54,6 +54,7 @@ def test_the_controls_run_in_their_reporting_order() -> None:
         "_no_short_selling",
         "_open_orders",
         "_gross_and_net_exposure",
+        "_firm_exposure",
         "_submit_rate",
         "_window_notional",
         "_duplicate",

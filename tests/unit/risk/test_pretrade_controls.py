@@ -17,6 +17,7 @@ from trading_core.domain.instrument import AssetClass, Instrument
 from trading_core.domain.market import Quote
 from trading_core.domain.order import OrderType, Side, TimeInForce
 from trading_core.risk import pretrade
+from trading_core.risk.firm import FirmExposure
 from trading_core.risk.pretrade import (
     CheckContext,
     ExposureView,
@@ -399,3 +400,46 @@ def test_unknown_equity_is_a_violation_not_a_skipped_check() -> None:
     decision = check(exposure=view(equity=0))
     assert not decision.approved
     assert "NO_EQUITY" in decision.codes
+
+
+def firm(**changes: Any) -> FirmExposure:
+    """The firm across venues: 1,000,000 USD of equity, this order's currency at 1:1."""
+    values: dict[str, Any] = {
+        "base_currency": "USD",
+        "equity": Decimal(1_000_000),
+        "order_rate": Decimal(1),
+        "accounts": ("DU123", "kraken"),
+    }
+    return FirmExposure.model_validate({**values, **changes})
+
+
+def test_firm_gross_exposure_counts_the_other_venues_books() -> None:
+    # The account alone is far from its cap; the firm holds 999,000 elsewhere: a 1,000 buy
+    # reaches 100 % of the firm's equity, a cent more does not.
+    under = check(exposure=view(firm=firm(gross_exposure=999_000)))
+    over = check(exposure=view(firm=firm(gross_exposure="999000.01")))
+    assert_just_under_passes_just_over_fails(under, over, "FIRM_GROSS_EXPOSURE_LIMIT")
+
+
+def test_firm_exposure_converts_the_order_at_its_rate() -> None:
+    # 1,000 EUR at 1.10 is 1,100 USD: over when only 1,099 of room is left.
+    room = firm(gross_exposure=998_901, net_exposure=0, order_rate="1.10")
+    assert check(exposure=view(firm=room)).codes == ["FIRM_GROSS_EXPOSURE_LIMIT"]
+    assert check(exposure=view(firm=firm(gross_exposure=998_900, order_rate="1.10"))).approved
+
+
+def test_a_firm_view_with_a_problem_refuses_new_exposure_but_not_a_reduction() -> None:
+    stale = firm(problems=(Violation(code="FX_RATE_STALE", message="EUR->USD is 90s old"),))
+    refused = check(exposure=view(firm=stale))
+    assert refused.codes == ["FX_RATE_STALE"]
+    assert "firm risk view" in refused.violations[0].message
+    holding = view(position_quantity=Decimal(20), firm=stale)
+    assert check(order(side=Side.SELL, quantity="5"), holding).approved
+
+
+def test_a_firm_without_equity_refuses() -> None:
+    assert check(exposure=view(firm=firm(equity=0))).codes == ["FIRM_NO_EQUITY"]
+
+
+def test_no_firm_view_means_the_account_is_the_firm() -> None:
+    assert check(exposure=view(firm=None)).approved

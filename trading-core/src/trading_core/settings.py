@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +26,7 @@ from pydantic_settings import (
 )
 
 from trading_core.domain.errors import ConfigurationError
+from trading_core.risk import limits as hard_limits
 
 CONFIG_DIR_ENV = "TRADING_CONFIG_DIR"
 PACKAGED_CONFIG_DIR = Path(str(files("trading_core") / "defaults"))
@@ -184,6 +185,35 @@ class ReconciliationSettings(_Section):
     """Periodic checks that could not reach the venue in a row before trading is REDUCING."""
 
 
+class FirmSettings(_Section):
+    """One risk view across the firm's accounts (the other venue's run publishes its book).
+
+    ``accounts`` names the *other* accounts whose books count against this run's caps, as
+    their runs trade them: ``kraken`` or ``ib``. Empty: this account is the whole firm. The
+    ages are capped in code (``risk.limits``): configuration may only shorten them.
+    """
+
+    accounts: list[Literal["ib", "kraken"]] = Field(default_factory=list)
+    base_currency: str = Field(default="USD", min_length=3, max_length=5)
+    max_account_age_seconds: int = Field(
+        default=60, gt=0, le=hard_limits.FIRM_MAX_ACCOUNT_AGE_SECONDS
+    )
+    max_mark_age_seconds: int = Field(default=300, gt=0, le=hard_limits.FIRM_MAX_MARK_AGE_SECONDS)
+    max_fx_age_seconds: int = Field(default=60, gt=0, le=hard_limits.FX_MAX_RATE_AGE_SECONDS)
+    publish_seconds: float = Field(default=10.0, gt=0, le=30)
+    """How often a live run publishes its own book for the others (and after every fill)."""
+
+    @model_validator(mode="after")
+    def _published_before_stale(self) -> FirmSettings:
+        if self.publish_seconds * 2 > self.max_account_age_seconds:
+            raise ValueError(
+                f"publish_seconds ({self.publish_seconds}) must be at most half of "
+                f"max_account_age_seconds ({self.max_account_age_seconds}), or a healthy "
+                "account's snapshot would look stale between two publications"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Everything `trading-core` reads from configuration."""
 
@@ -221,6 +251,7 @@ class Settings(BaseSettings):
     kraken: KrakenSettings = Field(default_factory=KrakenSettings)
     ib: IbSettings = Field(default_factory=IbSettings)
     reconciliation: ReconciliationSettings = Field(default_factory=ReconciliationSettings)
+    firm: FirmSettings = Field(default_factory=FirmSettings)
     telegram_token: SecretStr | None = None
 
     @classmethod

@@ -29,6 +29,7 @@ from trading_core.ports.venue import VenueAccount
 from trading_core.risk.risk_config import RiskLimits
 from trading_core.settings import Settings, SourceKind
 
+from .firm_view import FirmView
 from .order_service import OrderService
 from .quotes import QuoteBook
 from .reconciliation import Reconciler
@@ -114,6 +115,13 @@ async def open_live_execution(
         # The stored positions include every stored fill: none may be applied on top again.
         ledger.mark_applied(f.fill_id for f in await store.list_fills(account=account))
         quotes = QuoteBook()
+        firm = FirmView(
+            store=store,
+            clock=clock,
+            instruments=instruments,
+            account=account,
+            settings=settings.firm,
+        )
         orders = OrderService(
             broker=broker,
             store=store,
@@ -125,6 +133,7 @@ async def open_live_execution(
             risk_limits=risk_limits,
             metrics=metrics,
             account=account,
+            firm=firm,
         )
         await orders.restore()
         reconciler = Reconciler(
@@ -140,6 +149,7 @@ async def open_live_execution(
             run_id=run_id,
         )
         await reconciler.at_start()
+        await orders.publish_snapshot()  # the other venues' runs count this book from now on
     except BaseException:
         await broker.close()
         raise

@@ -60,6 +60,7 @@ from trading_core.ports.broker import Broker, BrokerReport
 from trading_core.ports.clock import Clock
 from trading_core.ports.metrics import MetricsSink, NullMetrics
 from trading_core.ports.store import Store
+from trading_core.risk.firm import FirmExposure
 from trading_core.risk.pretrade import (
     ExposureView,
     OrderRequest,
@@ -70,6 +71,7 @@ from trading_core.risk.pretrade import (
 )
 from trading_core.risk.throttles import ExecutionHistory, PreTradeThrottles
 
+from .firm_view import FirmView
 from .quotes import QuoteBook
 from .trading_state import TradingStateService
 
@@ -149,6 +151,7 @@ class OrderService:
         account: str = PAPER_ACCOUNT,
         book_sync: BookSync | None = None,
         owner_alive: OwnerAlive | None = None,
+        firm: FirmView | None = None,
     ) -> None:
         self._broker = broker
         self._store = store
@@ -168,6 +171,9 @@ class OrderService:
         self._owner_alive = owner_alive
         self._elsewhere: tuple[Order, ...] = ()
         """The account's open orders other processes hold, as last read under the gate."""
+        self._firm = firm
+        """A live run's part of the firm view: published after fills; with other accounts
+        configured, read before each check and applied by the firm-wide control."""
 
     def update_limits(self, risk_limits: RiskLimits) -> None:
         """Adopt limits changed at run time (a tightening applies to the very next check)."""
@@ -205,7 +211,22 @@ class OrderService:
             open_orders_for_symbol=len(open_orders),
             gross_exposure=portfolio.gross_exposure,
             net_exposure=portfolio.net_exposure,
+            firm=self._firm_exposure(symbol, every),
         )
+
+    def _firm_exposure(self, symbol: str, open_orders: list[Order]) -> FirmExposure | None:
+        if self._firm is None or not self._firm.counts_others:
+            return None
+        own = self._firm.snapshot(self._ledger.portfolio, self._quotes, open_orders)
+        return self._firm.exposure(own, self._quotes, self._instruments.get(symbol).currency)
+
+    async def publish_snapshot(self) -> None:
+        """Publish this account's book to the firm view (a no-op without one)."""
+        if self._firm is not None:
+            own = self._firm.snapshot(
+                self._ledger.portfolio, self._quotes, self.account_open_orders()
+            )
+            await self._firm.publish(own)
 
     def check(self, request: OrderRequest) -> RiskDecision:
         """Dry run of every pre-trade control and the trading state (nothing sent or stored)."""
@@ -248,6 +269,8 @@ class OrderService:
         if existing is not None:
             return _outcome_of(existing, duplicate=True)
         await self._sync_executions()  # a person may have released a latch from the CLI
+        if self._firm is not None and self._firm.counts_others:
+            await self._firm.refresh()  # the other venues' books, as their runs last wrote them
         try:
             decision = self.check(request)
         except TradingError as exc:
@@ -617,6 +640,11 @@ class OrderService:
             await self._count_execution(fill)
             self._metrics.record_fill()
         await self._save_status(order)
+        if applied:
+            try:
+                await self.publish_snapshot()
+            except TradingError as exc:  # booked already; the next scheduled publish retries
+                log.warning("firm snapshot not published after a fill: %s", exc)
         return tuple(applied)
 
     async def _save_status(self, order: Order) -> tuple[Fill, ...]:

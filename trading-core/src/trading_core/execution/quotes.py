@@ -18,3 +18,7 @@ class QuoteBook:
 
     def get(self, symbol: str) -> Quote | None:
         return self._quotes.get(symbol)
+
+    def all(self) -> list[Quote]:
+        """The freshest quote of every symbol seen."""
+        return list(self._quotes.values())

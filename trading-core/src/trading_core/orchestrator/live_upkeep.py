@@ -8,6 +8,8 @@
   start of each UTC day ("daily"), whether bars arrive or not (a dead feed is no reason to stop
   comparing the books), under the account's order gate: nothing is checked, sent or booked
   during a pass, so an order of ours in flight can never look unknown.
+- The account's snapshot for the firm risk view is published every ``firm.publish_seconds``, so
+  the other venues' runs keep counting it (they refuse new exposure once it is too old).
 - A person's kill switch, pause or resume from another process is read every ``state_poll``
   (seconds), not once a bar: a kill cancels Kraken's orders within seconds even while the run
   waits minutes for its next candle.
@@ -49,6 +51,7 @@ class LiveUpkeep:
         interval: timedelta,
         dead_man: timedelta,
         state_poll: timedelta = timedelta(seconds=2),
+        publish_every: timedelta | None = None,
     ) -> None:
         self._arm = dead_man_switch
         self._reconciler = reconciler
@@ -58,6 +61,7 @@ class LiveUpkeep:
         self._interval = interval
         self._dead_man = dead_man
         self._state_poll = state_poll
+        self._publish_every = publish_every
         started = clock.now()
         self._last_pass = started  # the start-up pass has just run
         self._day: date = started.date()
@@ -87,6 +91,8 @@ class LiveUpkeep:
             asyncio.create_task(self._watch_state(), name="trading-state-watch"),
             asyncio.create_task(self._reconcile_on_schedule(), name="reconciliation"),
         ]
+        if self._publish_every is not None:
+            self._tasks.append(asyncio.create_task(self._publish(), name="firm-snapshot"))
         if self._arm is not None:
             await self._arm(self._dead_man)
             self._tasks.append(asyncio.create_task(self._keep_armed(), name="dead-man-switch"))
@@ -138,6 +144,21 @@ class LiveUpkeep:
             except TradingError as exc:
                 # The store out of reach: the next bar's refresh (and the gate) still check.
                 log.warning("trading state not refreshed: %s", exc)
+
+    async def _publish(self) -> None:
+        # The other venues' runs refuse new exposure once this book's snapshot is too old: keep
+        # it fresh whether or not anything trades.
+        assert self._publish_every is not None
+        period = self._publish_every.total_seconds()
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=period)
+            if self._stopping.is_set():
+                return
+            try:
+                await self._orders.publish_snapshot()
+            except TradingError as exc:
+                log.warning("firm snapshot not published: %s", exc)
 
     async def _reconcile_on_schedule(self) -> None:
         # Checked often, run when due: a pass is due by the clock, not by this loop's period.

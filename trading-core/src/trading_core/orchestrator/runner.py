@@ -473,6 +473,7 @@ def _live_upkeep(settings: Settings, opened: LiveExecution, clock: Clock) -> Liv
         interval=timedelta(minutes=settings.reconciliation.interval_minutes),
         dead_man=timedelta(seconds=settings.kraken.dead_man_seconds),
         state_poll=timedelta(seconds=settings.kraken.poll_seconds),
+        publish_every=timedelta(seconds=settings.firm.publish_seconds),
     )
 
 

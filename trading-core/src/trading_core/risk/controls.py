@@ -185,6 +185,42 @@ def _gross_and_net_exposure(c: CheckContext) -> list[Violation]:
     return found
 
 
+def _firm_exposure(c: CheckContext) -> list[Violation]:
+    """Gross and net exposure over every account of the firm (``view.firm``), in its currency.
+
+    An order that only reduces its position passes: it lowers the firm's exposure whatever the
+    other books hold, and a kill switch's flatten must work while a rate is stale. Anything else
+    is refused while the firm view has a problem (an account unpublished or stale, a mark or a
+    rate missing or stale): the caps cannot be vouched for, so nothing is added.
+    """
+    firm = c.view.firm
+    if firm is None or c.price is None or c.reduces:
+        return []
+    if firm.problems or firm.order_rate is None:
+        return [
+            Violation(code=v.code, message=f"firm risk view: {v.message}; no new exposure")
+            for v in firm.problems
+        ] or _violation("FX_RATE_MISSING", "firm risk view: the order's currency has no rate")
+    if firm.equity <= 0:
+        return _violation("FIRM_NO_EQUITY", "the firm's equity across accounts is not positive")
+    notional = c.notional * firm.order_rate
+    gross = firm.gross_exposure + firm.open_buy_notional + notional
+    net = firm.net_exposure + firm.open_buy_notional + notional * c.request.side.sign
+    found: list[Violation] = []
+    for code, value, pct in (
+        ("FIRM_GROSS_EXPOSURE_LIMIT", gross, c.limits.max_gross_exposure_pct),
+        ("FIRM_NET_EXPOSURE_LIMIT", abs(net), c.limits.max_net_exposure_pct),
+    ):
+        cap = firm.equity * pct / 100
+        if value > cap:
+            found += _violation(
+                code,
+                f"projected exposure across {', '.join(firm.accounts)} {value:.2f} "
+                f"{firm.base_currency} above {pct}% of the firm's equity ({cap:.2f})",
+            )
+    return found
+
+
 def _submit_rate(c: CheckContext) -> list[Violation]:
     return [] if c.reduces else _violation("RATE_LIMITED", c.view.throttles.rate_denial(c.limits))
 
@@ -221,6 +257,7 @@ CONTROLS: tuple[Control, ...] = (
     _no_short_selling,
     _open_orders,
     _gross_and_net_exposure,
+    _firm_exposure,
     _submit_rate,
     _window_notional,
     _duplicate,

@@ -49,6 +49,17 @@ MAX_GROSS_EXPOSURE_PCT: Final = Decimal("100")
 MAX_NET_EXPOSURE_PCT: Final = Decimal("100")
 """Absolute signed sum of position values plus open buys, in percent of equity."""
 
+# --- the firm: every account together (``firm`` settings) -----------------------------------
+
+FIRM_MAX_ACCOUNT_AGE_SECONDS: Final = 120
+"""Oldest snapshot of another account the firm view still counts; older refuses new exposure."""
+
+FIRM_MAX_MARK_AGE_SECONDS: Final = 900
+"""Oldest mark a position may be valued at in the firm view; older refuses new exposure."""
+
+FX_MAX_RATE_AGE_SECONDS: Final = 120
+"""Oldest quote a currency conversion may use; older (or none) refuses new exposure."""
+
 # --- flow over time -------------------------------------------------------------------------
 
 WINDOW_NOTIONAL_PCT: Final = Decimal("25")

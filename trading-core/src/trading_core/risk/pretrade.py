@@ -31,6 +31,7 @@ from trading_core.domain.order import OrderType, Side, TimeInForce
 from trading_core.risk.controls import CONTROLS as CONTROLS  # re-exported; tests swap it here
 from trading_core.risk.controls import Control
 from trading_core.risk.controls import Violation as Violation  # re-exported for callers
+from trading_core.risk.firm import FirmExposure
 from trading_core.risk.risk_config import RiskLimits as RiskLimits  # re-exported for callers
 from trading_core.risk.throttles import ThrottleView
 
@@ -81,6 +82,9 @@ class ExposureView(Frozen):
     """Signed sum of position values (marked), in account currency."""
     throttles: ThrottleView = ThrottleView()
     """What the flow throttles know (``PreTradeThrottles.snapshot``); defaults to no history."""
+    firm: FirmExposure | None = None
+    """Every account of the firm together, when the run is configured with others (else None:
+    this account is the whole firm)."""
 
 
 class RiskDecision(Frozen):
