@@ -501,7 +501,7 @@ async def test_the_autonomous_principal_cannot_approve_its_own_loosening(
 
     async def says_yes(message: str, response_type: Any, params: Any, context: Any) -> Any:
         asked.append(message)
-        return {"approve": True} if response_type is None else response_type(value=True)
+        return {"approve": True}
 
     key = "max_daily_orders"
     transport = StreamableHttpTransport(

@@ -19,6 +19,7 @@ from typing import Any
 
 import mcp_types
 from fastmcp import Context
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from trading_core.domain.approval import Approval
 from trading_core.services.principals import Principal, PrincipalKind
@@ -72,6 +73,21 @@ _SCHEMA: dict[str, Any] = {
 }
 
 
+class ApprovalForm(BaseModel):
+    """The legacy era's form, validated strictly: only a JSON ``true`` approves.
+
+    Lax validation (pydantic's default, and fastmcp's for ``ctx.elicit(..., bool)``) turns the
+    strings "yes", "true", "on" and "1" into True: a client that fills the form with text, or a
+    model that answers it, must not approve an order that way.
+    """
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    approve: bool
+
+
+NOT_A_BOOLEAN = "the answer was not a JSON boolean (only true approves)"
+
+
 def _supports_elicitation(ctx: Context) -> bool:
     rc = ctx.request_context
     if rc is None:
@@ -99,12 +115,15 @@ async def ask_person(
     if not _supports_elicitation(ctx):
         return Answered(HumanAnswer.NO_ANSWER, "this client cannot show approval forms")
     try:
-        result = await asyncio.wait_for(ctx.elicit(_form_message(approval), bool), timeout)
+        result = await asyncio.wait_for(ctx.elicit(_form_message(approval), ApprovalForm), timeout)
     except TimeoutError:
         return Answered(HumanAnswer.NO_ANSWER, f"no answer within {timeout:g} s")
+    except ValidationError:
+        return Answered(HumanAnswer.NO_ANSWER, NOT_A_BOOLEAN)
     except Exception as exc:  # noqa: BLE001 - a client that errs on the form has not said yes
         return Answered(HumanAnswer.NO_ANSWER, f"the client could not show the form ({exc})")
-    if result.action == "accept" and getattr(result, "data", None) is True:
+    data = getattr(result, "data", None)
+    if result.action == "accept" and isinstance(data, ApprovalForm) and data.approve is True:
         return Answered(HumanAnswer.APPROVED, "approved in the client", _approver(ctx, asked_by))
     if result.action in ("accept", "decline"):
         return Answered(HumanAnswer.DECLINED, "declined in the client", _approver(ctx, asked_by))
@@ -133,7 +152,10 @@ def _modern_round(ctx: Context, approval: Approval, asked_by: Principal) -> Aske
     if not isinstance(response, mcp_types.ElicitResult):
         return Answered(HumanAnswer.NO_ANSWER, "no answer to the approval form")
     content = response.content or {}
-    if response.action == "accept" and content.get("approve") is True:
+    answer = content.get("approve")
+    if response.action == "accept" and not isinstance(answer, bool):
+        return Answered(HumanAnswer.NO_ANSWER, NOT_A_BOOLEAN)
+    if response.action == "accept" and answer is True:
         return Answered(HumanAnswer.APPROVED, "approved in the client", _approver(ctx, asked_by))
     if response.action in ("accept", "decline"):
         return Answered(HumanAnswer.DECLINED, "declined in the client", _approver(ctx, asked_by))

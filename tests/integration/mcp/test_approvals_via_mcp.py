@@ -38,7 +38,7 @@ TICK = Decimal("0.1")
 HISTORY_BARS = 60
 """A short synthetic history: building it dominates opening the app, and approvals never read it."""
 
-Answer = Literal["yes", "no", "decline", "cancel", "raise", "hang"]
+Answer = Literal["yes", "no", "decline", "cancel", "raise", "hang", "text"]
 
 
 @pytest.fixture
@@ -51,6 +51,8 @@ class Person:
     """An elicitation handler that answers like a person would, and remembers being asked."""
 
     answer: Answer
+    text: object = None
+    """With ``answer="text"``: the value put in the form's field instead of a JSON boolean."""
     asked: list[str] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -69,12 +71,12 @@ class Person:
             return ElicitResult(action="cancel")
         if self.answer in ("decline", "cancel"):
             return ElicitResult(action=self.answer)
-        yes = self.answer == "yes"
         assert isinstance(params, ElicitRequestFormParams)
-        if "approve" in params.requested_schema.get("properties", {}):
-            return {"approve": yes}  # the 2026 form
-        assert response_type is not None  # the legacy form: ctx.elicit(..., bool)
-        return response_type(value=yes)
+        # Both eras ask for one boolean field, "approve".
+        assert set(params.requested_schema.get("properties", {})) == {"approve"}
+        if self.answer == "text":
+            return ElicitResult(action="accept", content={"approve": self.text})
+        return {"approve": self.answer == "yes"}
 
 
 def person_client(suite: FastMCP[Any], mode: str, person: Person | None) -> Client[Any]:
@@ -269,6 +271,23 @@ async def test_a_dismissed_form_leaves_it_pending(
         error = await refused(in_front, "approve_order", {"approval_id": approval_id})
 
     assert error.startswith("HUMAN_APPROVAL_REQUIRED:")
+    assert len(person.asked) == 1
+    assert (await approval(client, approval_id))["status"] == "pending"
+    await assert_nothing_placed(client, runtime)
+
+
+@pytest.mark.parametrize("text", ["yes", "true", "True", "on", "1", 1, "approve"])
+async def test_only_a_json_true_approves_not_a_word_that_means_yes(
+    client: Client[Any], suite: FastMCP[Any], runtime: Runtime, mode: str, text: object
+) -> None:
+    approval_id = (await big_order(client, runtime))["approval_id"]
+    person = Person("text", text=text)
+
+    async with person_client(suite, mode, person) as in_front:
+        error = await refused(in_front, "approve_order", {"approval_id": approval_id})
+
+    assert error.startswith("HUMAN_APPROVAL_REQUIRED:")
+    assert "not a JSON boolean" in error
     assert len(person.asked) == 1
     assert (await approval(client, approval_id))["status"] == "pending"
     await assert_nothing_placed(client, runtime)

@@ -239,9 +239,8 @@ async def above_approval_threshold(client: Client[Any], settings: Settings) -> D
 
 
 async def say_yes(message: str, response_type: Any, params: Any, context: Any) -> dict[str, bool]:
-    """A person who approves: the legacy form asks for ``value``, the modern one ``approve``."""
-    fields = params.requested_schema.get("properties", {})
-    return {"approve": True} if "approve" in fields else {"value": True}
+    """A person who approves (both eras' forms have one boolean field, ``approve``)."""
+    return {"approve": True}
 
 
 # --- market data ------------------------------------------------------------------------------

@@ -527,10 +527,7 @@ async def accept(
 ) -> Any:
     """A person who says yes to anything (the strongest test of what a yes can do)."""
     assert isinstance(params, ElicitRequestFormParams)
-    if "approve" in params.requested_schema.get("properties", {}):
-        return {"approve": True}
-    assert response_type is not None
-    return response_type(value=True)
+    return {"approve": True}  # both eras' forms: one boolean field
 
 
 async def test_no_tool_can_reset_the_kill_switch(client: Client[Any]) -> None:

@@ -76,3 +76,44 @@ def test_http_tokens_come_from_the_environment_keyed_by_principal(
     settings = load_settings(config_dir=config_dir)
     assert settings.mcp.tokens["assistant"].get_secret_value() == "s3cret"
     assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("key", "cap"),
+    [("assistant_paper_notional", Decimal(1_000)), ("autonomous_budget_notional", Decimal(5_000))],
+)
+def test_approval_thresholds_can_be_lowered_but_not_raised_past_their_hard_cap(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch, key: str, cap: Decimal
+) -> None:
+    env = f"TRADING_APPROVALS__{key.upper()}"
+    monkeypatch.setenv(env, "0")
+    assert getattr(load_settings(config_dir=config_dir).approvals, key) == 0
+    monkeypatch.setenv(env, str(cap))
+    assert getattr(load_settings(config_dir=config_dir).approvals, key) == cap
+    for raised in (cap + Decimal("0.01"), Decimal(1_000_000)):
+        monkeypatch.setenv(env, str(raised))
+        with pytest.raises(ConfigurationError, match=f"{key}.*above its hard cap {cap}"):
+            load_settings(config_dir=config_dir)
+    monkeypatch.delenv(env)
+    (config_dir / "settings.toml").write_text(f"[approvals]\n{key} = 1000000\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="hard cap"):
+        load_settings(config_dir=config_dir)
+
+
+@pytest.mark.parametrize(
+    ("firm", "problem"),
+    [
+        ({"max_fx_age_seconds": "121"}, "max_fx_age_seconds"),
+        ({"max_account_age_seconds": "121"}, "max_account_age_seconds"),
+        ({"max_mark_age_seconds": "901"}, "max_mark_age_seconds"),
+        ({"accounts": '["binance"]'}, "accounts"),
+        ({"max_account_age_seconds": "30", "publish_seconds": "20"}, "at most half"),
+    ],
+)
+def test_the_firm_views_ages_only_shorten_and_its_accounts_are_venues(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch, firm: dict[str, str], problem: str
+) -> None:
+    for key, value in firm.items():
+        monkeypatch.setenv(f"TRADING_FIRM__{key.upper()}", value)
+    with pytest.raises(ConfigurationError, match=problem):
+        load_settings(config_dir=config_dir)

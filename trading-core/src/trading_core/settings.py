@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -92,16 +101,35 @@ class ApprovalSettings(_Section):
     """When a person must approve, and for how long a request waits."""
 
     ttl_seconds: int = Field(default=900, gt=0, le=86_400)
-    assistant_paper_notional: Decimal = Field(default=Decimal(1_000), ge=0)
-    """An assistant's paper order above this notional (account currency) waits for a person."""
-    autonomous_budget_notional: Decimal = Field(default=Decimal(5_000), ge=0)
-    """trading-core's own orders above this notional wait for a person."""
+    assistant_paper_notional: Decimal = Field(
+        default=hard_limits.MAX_ASSISTANT_PAPER_NOTIONAL, ge=0
+    )
+    """An assistant's paper order above this notional (account currency) waits for a person.
+    Capped in code (``risk.limits``): configuration may only lower it."""
+    autonomous_budget_notional: Decimal = Field(
+        default=hard_limits.MAX_AUTONOMOUS_BUDGET_NOTIONAL, ge=0
+    )
+    """trading-core's own orders above this notional wait for a person (capped likewise)."""
     elicitation_timeout_seconds: float = Field(default=120.0, gt=0, le=600)
+    """How long approve_order waits for the person's answer in the client (no answer = no)."""
     in_band: bool = True
     """Accept a yes given in the MCP client's form. The server cannot tell a person's click from
     a client that answers forms by itself; set false to accept approvals only out of band
     (``trading-core approvals approve``), e.g. for HTTP clients you do not control."""
-    """How long approve_order waits for the person's answer in the client (no answer = no)."""
+
+    @field_validator("assistant_paper_notional", "autonomous_budget_notional")
+    @classmethod
+    def _within_hard_cap(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        cap = {
+            "assistant_paper_notional": hard_limits.MAX_ASSISTANT_PAPER_NOTIONAL,
+            "autonomous_budget_notional": hard_limits.MAX_AUTONOMOUS_BUDGET_NOTIONAL,
+        }[str(info.field_name)]
+        if value > cap:
+            raise ValueError(
+                f"{value} is above its hard cap {cap}: a higher threshold would take the person "
+                "out of more orders (configuration may only lower it)"
+            )
+        return value
 
 
 class McpSettings(_Section):

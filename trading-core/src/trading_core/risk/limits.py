@@ -60,6 +60,15 @@ FIRM_MAX_MARK_AGE_SECONDS: Final = 900
 FX_MAX_RATE_AGE_SECONDS: Final = 120
 """Oldest quote a currency conversion may use; older (or none) refuses new exposure."""
 
+# --- approvals: where a person must decide (``approvals`` settings) ---------------------------
+
+MAX_ASSISTANT_PAPER_NOTIONAL: Final = Decimal(1_000)
+"""Largest notional (account currency) of an assistant's paper order that runs without a
+person; anything above waits for one. Configuration may lower it, to 0 (every order waits)."""
+
+MAX_AUTONOMOUS_BUDGET_NOTIONAL: Final = Decimal(5_000)
+"""Largest notional of trading-core's own order that runs without a person."""
+
 # --- flow over time -------------------------------------------------------------------------
 
 WINDOW_NOTIONAL_PCT: Final = Decimal("25")
