@@ -213,6 +213,33 @@ class ReconciliationSettings(_Section):
     """Periodic checks that could not reach the venue in a row before trading is REDUCING."""
 
 
+class AssistantSettings(_Section):
+    """The LLM-agent host (``trading-core assistant``): which chat endpoint, which suite.
+
+    Any OpenAI-compatible ``/chat/completions`` endpoint works: a local llama.cpp server
+    (``llama-server --port 8080`` serves ``http://127.0.0.1:8080/v1``), vLLM, or a hosted API.
+    The model only ever gets the suite's tools as an assistant principal: every guardrail and
+    approval applies to it as to any MCP client, and it can never approve anything itself.
+    """
+
+    base_url: str = "http://127.0.0.1:8080/v1"
+    model: str = "local"
+    api_key: SecretStr | None = None
+    """Sent as a bearer token to the chat endpoint (a local server usually needs none)."""
+    max_turns: int = Field(default=8, ge=1, le=50)
+    """Model calls per question, tool rounds included, before the host stops and says so."""
+    timeout_seconds: float = Field(default=120.0, gt=0, le=600)
+    """Longest wait for one chat completion."""
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    mcp_url: str | None = None
+    """A suite served over streamable HTTP (``mcp-suite --transport http``); unset: the suite
+    runs inside the host process on this machine's database, like a stdio server."""
+    mcp_token: SecretStr | None = None
+    """The bearer token for ``mcp_url`` (one of the suite's ``mcp.tokens``, naming the host)."""
+    principal: str = Field(default="assistant:host", pattern=r"^assistant:[A-Za-z0-9_.-]{1,48}$")
+    """Who the host is in the audit trail when the suite runs in-process."""
+
+
 class FirmSettings(_Section):
     """One risk view across the firm's accounts (the other venue's run publishes its book).
 
@@ -280,6 +307,7 @@ class Settings(BaseSettings):
     ib: IbSettings = Field(default_factory=IbSettings)
     reconciliation: ReconciliationSettings = Field(default_factory=ReconciliationSettings)
     firm: FirmSettings = Field(default_factory=FirmSettings)
+    assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     telegram_token: SecretStr | None = None
 
     @classmethod

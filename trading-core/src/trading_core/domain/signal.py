@@ -30,6 +30,8 @@ class DecisionType(StrEnum):
     REJECTED = "rejected"
     APPROVAL = "approval"
     RECONCILIATION = "reconciliation"
+    ASSISTANT = "assistant"
+    """One model turn of the LLM-agent host: what it was asked, what it called, what it said."""
 
 
 class Decision(Frozen):
