@@ -319,3 +319,13 @@ async def test_a_failing_endpoint_is_an_error_that_names_it(
     with pytest.raises(ChatEndpointError, match="HTTP 503: the model is overloaded"):
         await host.ask("Anything")
     assert await assistant_rows(store) == []
+
+
+def test_a_long_result_is_cut_and_says_so_inside_the_data_field() -> None:
+    from mcp_servers.host.bridge import MAX_RESULT_CHARS, ToolOutcome
+    from mcp_servers.host.chat import ToolCall
+
+    outcome = ToolOutcome(ToolCall("c1", "get_bars", {}, "{}"), True, {"bars": "x" * 50_000})
+    content = json.loads(outcome.message()["content"])
+    assert content[UNTRUSTED_KEY]["truncated_to_chars"] == MAX_RESULT_CHARS
+    assert len(content[UNTRUSTED_KEY]["text"]) == MAX_RESULT_CHARS

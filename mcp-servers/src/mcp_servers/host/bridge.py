@@ -47,14 +47,10 @@ class ToolOutcome:
 
     def message(self) -> dict[str, Any]:
         """The ``tool`` message answering the call, the result marked as untrusted data."""
-        text = json.dumps(self.data, default=str, sort_keys=True)
+        payload: Any = self.data
+        text = json.dumps(payload, default=str, sort_keys=True)
         if len(text) > MAX_RESULT_CHARS:
-            text = json.dumps(
-                {"truncated_to_chars": MAX_RESULT_CHARS, "text": text[:MAX_RESULT_CHARS]}
-            )
-            payload: Any = json.loads(text)
-        else:
-            payload = self.data
+            payload = {"truncated_to_chars": MAX_RESULT_CHARS, "text": text[:MAX_RESULT_CHARS]}
         content = {"tool": self.call.name, "ok": self.ok, UNTRUSTED_KEY: payload}
         return {
             "role": "tool",

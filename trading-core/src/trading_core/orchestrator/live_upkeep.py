@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, timedelta
 
 from trading_core.domain.errors import BrokerError, TradingError
@@ -111,13 +111,18 @@ class LiveUpkeep:
         except BrokerError as exc:
             log.warning("dead man's switch not disarmed: %s", exc)
 
-    async def _keep_armed(self) -> None:
-        period = self._dead_man.total_seconds() / 3
+    async def _every(self, period: float) -> AsyncIterator[None]:
+        """Wake every ``period`` seconds until the upkeep stops (a stop ends the wait at once)."""
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=period)
             if self._stopping.is_set():
                 return
+            yield
+
+    async def _keep_armed(self) -> None:
+        period = self._dead_man.total_seconds() / 3
+        async for _ in self._every(period):
             assert self._arm is not None
             try:
                 await self._arm(self._dead_man)
@@ -134,11 +139,7 @@ class LiveUpkeep:
 
     async def _watch_state(self) -> None:
         period = self._state_poll.total_seconds()
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=period)
-            if self._stopping.is_set():
-                return
+        async for _ in self._every(period):
             try:
                 await self._state.refresh()  # runs the kill actions on a new kill
             except TradingError as exc:
@@ -150,11 +151,7 @@ class LiveUpkeep:
         # it fresh whether or not anything trades.
         assert self._publish_every is not None
         period = self._publish_every.total_seconds()
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=period)
-            if self._stopping.is_set():
-                return
+        async for _ in self._every(period):
             try:
                 await self._orders.publish_snapshot()
             except TradingError as exc:
@@ -163,11 +160,7 @@ class LiveUpkeep:
     async def _reconcile_on_schedule(self) -> None:
         # Checked often, run when due: a pass is due by the clock, not by this loop's period.
         period = min(self._interval.total_seconds(), RECONCILE_CHECK_SECONDS)
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=period)
-            if self._stopping.is_set():
-                return
+        async for _ in self._every(period):
             try:
                 await self.reconcile_if_due()
             except TradingError as exc:
