@@ -103,7 +103,7 @@ def app_for_run(services: RunServices) -> TradingApp:
     )
     # The run's ledger, not a second one: the servers must see the positions the run trades.
     account.ledger = services.ledger
-    limits = RiskLimitsService(services.store, services.risk_limits)
+    limits = RiskLimitsService(services.store, services.risk_limits, clock=services.clock)
     desk = TradingDesk(
         orders=services.orders,
         approvals=services.approvals,

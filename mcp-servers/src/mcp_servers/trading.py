@@ -133,14 +133,17 @@ def build_trading_server(runtime: Runtime) -> FastMCP[Any]:
         """Cancel one working order. Never blocked by risk checks or throttles."""
         with tool_errors():
             app = await runtime.app()
-            return await app.desk.cancel(order_id)
+            return await app.desk.cancel(order_id, by=current_principal())
 
     @mcp.tool(annotations=REDUCES_RISK)
     async def cancel_all_orders(symbol: Symbol | None = None) -> CancelResult:
         """Cancel every working order (of one symbol if given). Never blocked."""
         with tool_errors():
             app = await runtime.app()
-            return CancelResult(cancelled=await app.orders.cancel_all(symbol))
+            cancelled = await app.orders.cancel_all(
+                symbol, by=current_principal().name, why="cancel_all_orders via mcp"
+            )
+            return CancelResult(cancelled=cancelled)
 
     @mcp.tool(annotations=REDUCES_RISK)
     async def close_position(symbol: Symbol) -> PlaceResult:

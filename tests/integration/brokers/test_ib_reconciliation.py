@@ -338,8 +338,15 @@ async def test_a_position_the_book_cannot_explain_refuses_the_start_and_reduces_
         assert state is not None
         assert state["state"] == TradingState.REDUCING
         rows = await store.list_decisions()
-        assert [r.decision_type for r in rows] == [DecisionType.RECONCILIATION] * 2
+        assert [r.decision_type for r in rows] == [
+            DecisionType.RECONCILIATION,
+            DecisionType.RECONCILIATION,
+            DecisionType.STATE_CHANGE,
+        ]
         assert rows[0].final_action == "reconciled"
-        assert rows[-1].final_action.startswith("mismatch")
+        assert rows[1].final_action.startswith("mismatch")
+        # The reduction it caused is a decision too, made by the reconciliation.
+        assert rows[2].final_action == "ACTIVE -> REDUCING"
+        assert rows[2].principal == "reconciliation"
     finally:
         await store.close()

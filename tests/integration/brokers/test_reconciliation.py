@@ -297,7 +297,11 @@ async def test_a_balance_the_book_cannot_explain_refuses_the_start_and_reduces_t
         assert state is not None
         assert state["state"] == TradingState.REDUCING
         rows = await store.list_decisions()
-        assert rows[-1].final_action.startswith("mismatch")
+        mismatch, reduced = rows[-2:]
+        assert mismatch.decision_type is DecisionType.RECONCILIATION
+        assert mismatch.final_action.startswith("mismatch")
+        assert reduced.decision_type is DecisionType.STATE_CHANGE
+        assert (reduced.final_action, reduced.principal) == ("ACTIVE -> REDUCING", "reconciliation")
         events = await store.list_events()
         assert any(e.event_type == "reconciliation.mismatch" for e in events)
     finally:
@@ -386,7 +390,9 @@ async def test_the_schedule_reconciles_while_no_bar_arrives_and_daily(
     assert daily is not None
     assert daily.trigger == "daily"
     rows = await process.store.list_decisions()
-    triggers = [r.risk_check["trigger"] for r in rows]
+    triggers = [
+        r.risk_check["trigger"] for r in rows if r.decision_type is DecisionType.RECONCILIATION
+    ]
     assert triggers[0] == "start"
     assert "periodic" in triggers
     assert triggers[-1] == "daily"

@@ -9,6 +9,7 @@ import pytest
 from trading_core.adapters.bus_memory import InMemoryBus
 from trading_core.adapters.metrics import Metrics
 from trading_core.domain.order import OrderStatus, Side
+from trading_core.domain.signal import DecisionType
 from trading_core.domain.state import Severity, TradingState
 from trading_core.execution.trading_state import STATE_KEY, TradingStateService
 from trading_core.ports.bus import SESSION_STATE_KEY
@@ -111,3 +112,35 @@ async def test_a_deep_drawdown_trips_the_kill_switch(account: Account) -> None:
     service = await _service(account, InMemoryBus(account.clock), Metrics())
     await service.evaluate(lambda: (Decimal("-1"), Decimal("15.5")))
     assert service.state is TradingState.KILLED
+
+
+async def test_a_breaker_trip_is_one_state_change_row_even_when_another_process_adopts_it(
+    store: Store,
+) -> None:
+    account = build_account(store)
+    bus = InMemoryBus(account.clock)
+    tripped, other = (
+        await _service(account, bus, Metrics()),
+        await _service(account, bus, Metrics()),
+    )
+    await tripped.evaluate(lambda: (Decimal("-1"), Decimal("15.5")))
+    await other.refresh()
+    assert other.state is TradingState.KILLED
+
+    (row,) = [
+        d for d in await store.list_decisions() if d.decision_type is DecisionType.STATE_CHANGE
+    ]
+    assert row.final_action == "ACTIVE -> KILLED"
+    assert row.principal == "risk.breakers"  # a breaker, not a person
+    assert "drawdown" in row.reasoning
+    assert row.risk_check["kill_latched_until"] is not None
+
+
+async def test_a_replay_state_change_is_not_an_account_decision(account: Account) -> None:
+    replay = await TradingStateService.load(
+        store=account.store, bus=InMemoryBus(account.clock), clock=account.clock, key="replay:x"
+    )
+    await replay.pause(reason="simulated", minutes=5, by="backtest")
+    assert replay.state is TradingState.HALTED
+    assert await account.store.list_decisions() == []
+    assert any(e.event_type.endswith("state_halted") for e in await account.store.list_events())

@@ -684,7 +684,12 @@ async def test_approve_order_with_a_person_executes_it(
         positions = (await ok(client, "get_positions"))["positions"]
         assert [(p["symbol"], dec(p["quantity"])) for p in positions] == [(SYMBOL, quantity)]
         decisions = (await ok(client, "get_decisions", symbol=SYMBOL))["decisions"]
-        assert [d["principal"] for d in decisions if d["order_id"] == order_id] == [PRINCIPAL]
+        # The order row names who asked; the approval's outcome row, the person who approved.
+        about = [
+            (d["decision_type"], d["principal"]) for d in decisions if d["order_id"] == order_id
+        ]
+        assert about == [("entry", PRINCIPAL), ("approval_outcome", approved["decided_by"])]
+        assert approved["decided_by"].startswith("human:")
 
 
 # --- performance ------------------------------------------------------------------------------

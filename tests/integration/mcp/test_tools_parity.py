@@ -115,6 +115,15 @@ async def replay(
     )
 
 
+def outcomes(replayed: Replayed) -> list[tuple[str, str, str]]:
+    """How each approval of a replay ended: (time, symbol, status), without the random ids."""
+    return [
+        (row.timestamp.isoformat(), row.symbol, str(row.risk_check["status"]))
+        for row in replayed.desk_rows
+        if row.decision_type is DecisionType.APPROVAL_OUTCOME
+    ]
+
+
 def canonical(decision: Decision) -> dict[str, Any]:
     """A decision without what differs by nature between runs: ids and the wall clock."""
     row = decision.model_dump(mode="json", exclude={"id", "recorded_at", "order_id", "run_id"})
@@ -146,11 +155,20 @@ async def test_the_same_replay_through_mcp_decides_exactly_as_in_process(
 
     # The requests really crossed MCP: the server audited each one it served, as trading-core,
     # while the in-process desk left the audit to the orchestrator (one row per decision).
+    # The orchestrator's cancels of its own resting orders too, as `cancel` rows.
+    # Approvals that ended (nobody approves in a replay: they expire) are rows on both sides.
     sent = [d for d in local.decisions if d.risk_check.get("status")]
-    assert local.desk_rows == []
-    assert len(remote.desk_rows) == len(sent)
-    assert all(row.principal == AUTONOMOUS_PRINCIPAL for row in remote.desk_rows)
-    assert all(row.reasoning.startswith("trading-core via mcp: ") for row in remote.desk_rows)
+    ended = DecisionType.APPROVAL_OUTCOME
+    assert outcomes(local) == outcomes(remote)
+    assert [row for row in local.desk_rows if row.decision_type is not ended] == []
+    served = [row for row in remote.desk_rows if row.decision_type is not ended]
+    placed = [row for row in served if row.decision_type is not DecisionType.CANCEL]
+    cancels = [row for row in served if row.decision_type is DecisionType.CANCEL]
+    assert len(placed) == len(sent)
+    assert all(row.principal == AUTONOMOUS_PRINCIPAL for row in served)
+    assert all(row.reasoning.startswith("trading-core via mcp: ") for row in placed)
+    assert all(row.reasoning == "trading-core: cancel via mcp" for row in cancels)
+    assert all(row.order_id for row in cancels)
 
     # Each variant reached the path it exists for (else the comparison above proves little).
     kinds = {d.decision_type for d in local.decisions}
@@ -160,6 +178,7 @@ async def test_the_same_replay_through_mcp_decides_exactly_as_in_process(
         assert local.fills
     elif variant == "thin-liquidity":
         assert OrderStatus.CANCELLED.value in statuses
+        assert cancels  # a remainder still resting when the next decision came was cancelled
     elif variant == "no-budget":
         queued = [d for d in local.decisions if d.decision_type is DecisionType.APPROVAL]
         assert queued
@@ -167,6 +186,7 @@ async def test_the_same_replay_through_mcp_decides_exactly_as_in_process(
         assert local.orders == []
         assert all(d.risk_check["status"] == PlaceStatus.PENDING_APPROVAL for d in queued)
         assert all("waits for a person" in d.reasoning for d in queued)
+        assert {status for _, _, status in outcomes(local)} == {"expired"}
     else:
         assert any("regime " in d.reasoning for d in local.decisions)
         assert DecisionType.ENTRY in kinds

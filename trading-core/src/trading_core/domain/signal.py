@@ -32,6 +32,16 @@ class DecisionType(StrEnum):
     RECONCILIATION = "reconciliation"
     ASSISTANT = "assistant"
     """One model turn of the LLM-agent host: what it was asked, what it called, what it said."""
+    STATE_CHANGE = "state_change"
+    """A trading-state transition of the shared account (pause, kill switch, breaker, resume)."""
+    LIMIT_CHANGE = "limit_change"
+    """A run-time risk-limit change."""
+    CANCEL = "cancel"
+    """A cancel a principal asked for (a tool, the kill switch, a stopped run)."""
+    FLATTEN = "flatten"
+    """One kill-switch flatten order."""
+    APPROVAL_OUTCOME = "approval_outcome"
+    """How an approval ended: executed, refused, failed, rejected or expired."""
 
 
 class Decision(Frozen):

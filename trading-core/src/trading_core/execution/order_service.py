@@ -35,6 +35,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
+from trading_core.audit_trail import cancel_row, flatten_row
 from trading_core.domain.base import ZERO, Frozen
 from trading_core.domain.errors import (
     BrokerError,
@@ -53,6 +54,7 @@ from trading_core.domain.order import (
     TimeInForce,
 )
 from trading_core.domain.position import Position
+from trading_core.domain.signal import Decision
 from trading_core.domain.state import Severity, SystemEvent
 from trading_core.instruments import InstrumentRegistry
 from trading_core.portfolio.ledger import PortfolioLedger
@@ -351,7 +353,12 @@ class OrderService:
         """Register what the kill switch does once KILLED is latched: cancel every open order,
         then, when the policy flattens (``kill_switch.flatten = "all"``), run ``prepare`` (e.g.
         adopt the fills and quotes other processes saw) and :meth:`flatten_all`."""
-        self._state.on_kill(self.cancel_all)
+
+        async def cancel_everything() -> list[Order]:
+            record = self._state.record
+            return await self.cancel_all(by=record.set_by, why=f"kill switch: {record.reason}")
+
+        self._state.on_kill(cancel_everything)
         if not flatten:
             return
 
@@ -410,6 +417,8 @@ class OrderService:
                 )
             after = self._ledger.portfolio.position(position.symbol).quantity
             await self._state.alert(self._flatten_event(position, outcome, after, reason))
+            if not outcome.duplicate:  # a duplicate is another process's flatten, audited there
+                await self._store.record_decisions([self._flatten_row(position, outcome, reason)])
             outcomes.append(outcome)
         left = [p.symbol for p in self._ledger.portfolio.positions.values() if p.quantity != 0]
         await self._state.alert(
@@ -423,6 +432,20 @@ class OrderService:
             )
         )
         return outcomes
+
+    def _flatten_row(self, position: Position, outcome: OrderOutcome, reason: str) -> Decision:
+        side = Side.SELL if position.quantity > 0 else Side.BUY
+        order = outcome.order
+        return flatten_row(
+            symbol=position.symbol,
+            action=f"{side} {abs(position.quantity)} {position.symbol} -> {outcome.status}",
+            kill_reason=reason,
+            codes=outcome.codes,
+            message=outcome.message,
+            order_id=order.order_id if order is not None else None,
+            by=self._state.record.set_by,
+            at=self._clock.now(),
+        )
 
     async def _flatten(self, position: Position, *, episode: datetime) -> OrderOutcome:
         request = OrderRequest(
@@ -528,9 +551,17 @@ class OrderService:
         outcome = _outcome_of(report.order, duplicate=False)
         return outcome.model_copy(update={"risk": decision, "fills": fills})
 
-    async def cancel_all(self, symbol: str | None = None) -> list[Order]:
-        """Cancel every working order (of ``symbol``). Never blocked by risk or throttles."""
-        return [await self.cancel(order.order_id) for order in self.open_orders(symbol)]
+    async def cancel_all(self, symbol: str | None = None, *, by: str, why: str) -> list[Order]:
+        """Cancel every working order (of ``symbol``). Never blocked by risk or throttles.
+
+        Each cancel is a ``cancel`` row of audit.decisions naming ``by`` and ``why``.
+        """
+        cancelled = [await self.cancel(order.order_id) for order in self.open_orders(symbol)]
+        if cancelled:
+            now = self._clock.now()
+            rows = [cancel_row(order, by=by, why=why, at=now) for order in cancelled]
+            await self._store.record_decisions(rows)
+        return cancelled
 
     def _with_state_gate(self, decision: RiskDecision) -> RiskDecision:
         """Add the trading state's verdict (HALTED, KILLED, REDUCING) to ``decision``."""

@@ -2,7 +2,8 @@
 
 The rules live in the pure ``risk.states`` and ``risk.breakers`` modules; this service applies
 their outcomes: it writes the record to the store (the truth), each event to
-``audit.system_events``, publishes an alert on the ``alerts`` channel, and sets the
+``audit.system_events``, each transition of the shared state as a ``state_change`` row of
+``audit.decisions`` (with who set it), publishes an alert on the ``alerts`` channel, and sets the
 ``trading_state`` gauge. A failed alert never undoes a state change: the database is the truth.
 The breakers run on the effective thresholds given at construction (``RiskLimits.breakers``, the
 hard values by default); they also set the kill-switch latch.
@@ -22,6 +23,7 @@ from typing import Final, Protocol
 
 from pydantic import ValidationError
 
+from trading_core.audit_trail import state_change_row
 from trading_core.domain.errors import BusUnavailableError, TradingError
 from trading_core.domain.state import Severity, SystemEvent, TradingState
 from trading_core.ports.bus import SESSION_STATE_KEY, Bus
@@ -347,13 +349,20 @@ class TradingStateService:
 
     async def _commit(self, outcome: Outcome, *, force: bool = False) -> None:
         record, events = outcome
-        changed = record != self._record
+        previous = self._record
+        changed = record != previous
         self._record = record
         if changed or force or events:
             await self._store.put_state(self._key, record.to_json_dict())
         for event in events:
             await self._store.record_event(event)
             await self._alert(event)
+        if changed and events and self._key == STATE_KEY:
+            # Only where the transition is made (it has events): a process adopting another's
+            # change in refresh() has none, so each decision is one row. A replay's own state
+            # stays in audit.system_events; its bars' rows already say TRADING_HALTED.
+            row = state_change_row(previous, record, events, at=self._clock.now())
+            await self._store.record_decisions([row])
         if self._gauge is not None:
             self._gauge.set_trading_state(record.state)
         if (changed or force) and self._key == STATE_KEY:

@@ -51,6 +51,7 @@ from trading_core.ports.tools import Tools
 from trading_core.risk.risk_config import RiskLimits, load_risk_limits_toml
 from trading_core.services.account import Account
 from trading_core.services.approvals import ApprovalService
+from trading_core.services.principals import AUTONOMOUS_PRINCIPAL
 from trading_core.services.tools_inprocess import InProcessTools
 from trading_core.settings import Settings, SourceKind, live_switches
 from trading_core.storage.factory import open_store
@@ -482,7 +483,9 @@ async def _on_stop(
 ) -> None:
     """A run stopped early: its open orders are cancelled (or kept, if so configured)."""
     if settings.on_stop == "cancel":
-        cancelled = await orders.cancel_all()
+        cancelled = await orders.cancel_all(
+            by=AUTONOMOUS_PRINCIPAL, why=f"run {run_id} stopped early"
+        )
         message = f"run {run_id} stopped early: {len(cancelled)} open order(s) cancelled"
     else:
         message = f"run {run_id} stopped early: {len(orders.open_orders())} open order(s) kept"

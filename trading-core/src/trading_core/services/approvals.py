@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from trading_core.audit_trail import approval_outcome_row
 from trading_core.domain.approval import Approval, ApprovalKind, ApprovalStatus
 from trading_core.domain.errors import TradingError
 from trading_core.ports.clock import Clock
@@ -150,6 +151,7 @@ class ApprovalService:
             )
         done = claimed.model_copy(update={"status": status, "result": result})
         await self._store.transition_approval(done, expected=ApprovalStatus.CLAIMED)
+        await self._audit(done)
         return done
 
     async def reject(self, approval_id: str, *, by: Principal, reason: str = "") -> Approval:
@@ -165,6 +167,7 @@ class ApprovalService:
         )
         if not await self._store.transition_approval(rejected, expected=ApprovalStatus.PENDING):
             raise ApprovalAlreadyDecidedError(f"approval {approval_id} was decided meanwhile")
+        await self._audit(rejected)
         return rejected
 
     async def _pending(self, approval_id: str) -> Approval:
@@ -184,5 +187,11 @@ class ApprovalService:
             return approval
         expired = approval.model_copy(update={"status": ApprovalStatus.EXPIRED})
         if await self._store.transition_approval(expired, expected=ApprovalStatus.PENDING):
+            await self._audit(expired)  # once: only the process whose transition won writes it
             return expired
         return await self._store.get_approval(approval.approval_id) or expired
+
+    async def _audit(self, decided: Approval) -> None:
+        """The approval's outcome as an ``approval_outcome`` row of audit.decisions."""
+        row = approval_outcome_row(decided, at=self._clock.now())
+        await self._store.record_decisions([row])

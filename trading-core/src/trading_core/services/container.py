@@ -123,7 +123,7 @@ async def open_app(settings: Settings, *, channel: str, clock: Clock | None = No
         await feed.close()
         raise
     metrics = Metrics()
-    limits = RiskLimitsService(store, configured_limits)
+    limits = RiskLimitsService(store, configured_limits, clock=clock)
     account = Account(
         store, instruments, currency=currency, initial_cash=settings.initial_cash[currency]
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from trading_core.audit_trail import cancel_row
 from trading_core.domain.approval import Approval, ApprovalKind, ApprovalStatus
 from trading_core.domain.errors import OrderNotFoundError, TradingError
 from trading_core.domain.order import Order, OrderStatus, OrderType, Side, TimeInForce
@@ -151,8 +152,9 @@ class TradingDesk:
         )
         return await self.place(ticket, by=by)
 
-    async def cancel(self, order_id: str) -> Order:
-        """Never blocked by risk or throttles."""
+    async def cancel(self, order_id: str, *, by: Principal, audit: bool = True) -> Order:
+        """Never blocked by risk or throttles. ``audit`` writes a ``cancel`` row naming ``by``
+        (the orchestrator's own cancels are part of the decision row it writes itself)."""
         if order_id not in {o.order_id for o in self._orders.open_orders()}:
             stored = await self._store.get_order(order_id)
             if stored is None:
@@ -163,7 +165,13 @@ class TradingDesk:
                 f"order {order_id} is not working at this process's broker (placed by another "
                 "process); cancel it there"
             )
-        return await self._orders.cancel(order_id)
+        cancelled = await self._orders.cancel(order_id)
+        if audit:
+            row = cancel_row(
+                cancelled, by=by.name, why=f"cancel via {self._channel}", at=self._clock.now()
+            )
+            await self._store.record_decisions([row])
+        return cancelled
 
     async def _refuse_malformed(
         self, ticket: OrderTicket, by: Principal, exc: InvalidOrderError, *, audit: bool

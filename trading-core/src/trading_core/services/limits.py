@@ -11,8 +11,10 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
+from trading_core.audit_trail import limit_change_row
 from trading_core.domain.base import Frozen
 from trading_core.domain.errors import ConfigurationError, TradingError
+from trading_core.ports.clock import Clock
 from trading_core.ports.store import Store
 from trading_core.risk.risk_config import (
     SPECS,
@@ -49,8 +51,9 @@ class LimitChange(Frozen):
 class RiskLimitsService:
     """Reads, judges and applies run-time changes of the numeric risk limits."""
 
-    def __init__(self, store: Store, configured: RiskLimits) -> None:
+    def __init__(self, store: Store, configured: RiskLimits, *, clock: Clock) -> None:
         self._store = store
+        self._clock = clock
         self._configured = configured
         self._effective = configured
 
@@ -100,6 +103,17 @@ class RiskLimitsService:
         return LimitChange(key=key, current=current, proposed=proposed, hard_cap=cap, kind=kind)
 
     async def apply(self, change: LimitChange, *, by: str) -> RiskLimits:
-        """Write ``change`` (already judged and, when loosening, approved by a person)."""
+        """Write ``change`` (already judged and, when loosening, approved by a person), and a
+        ``limit_change`` row in audit.decisions saying who."""
         await self._store.set_risk_limit(change.key, change.proposed, updated_by=by)
+        row = limit_change_row(
+            key=change.key,
+            current=change.current,
+            proposed=change.proposed,
+            hard_cap=change.hard_cap,
+            kind=str(change.kind),
+            by=by,
+            at=self._clock.now(),
+        )
+        await self._store.record_decisions([row])
         return await self.reload()

@@ -65,7 +65,7 @@ class InProcessTools:
         return await self._desk.place(ticket, by=self._principal, audit=False)
 
     async def cancel_order(self, order_id: str) -> Order:
-        return await self._desk.cancel(order_id)
+        return await self._desk.cancel(order_id, by=self._principal, audit=False)
 
     async def open_orders(self, symbol: str) -> list[Order]:
         return sorted(self._orders.open_orders(symbol), key=_age)
