@@ -12,7 +12,7 @@ from decimal import Decimal
 from trading_core.adapters.clock import SimulatedClock
 from trading_core.adapters.telegram.bot import OperatorBot
 from trading_core.domain.approval import ApprovalStatus
-from trading_core.services.container import TradingApp
+from trading_core.services.container import TradingApp, open_app
 
 from .bot_api_fake import BotApiFake
 from .conftest import (
@@ -22,6 +22,7 @@ from .conftest import (
     BOB,
     BOB_CHAT,
     DESK,
+    SettingsFactory,
     assistant_asks,
     code_in,
     position,
@@ -196,3 +197,32 @@ async def test_reject_needs_no_code_and_records_who(
     late = await fake.reply_to(ALICE_CHAT, ALICE, f"/approve {approval_id}")
     assert late.startswith("refused [APPROVAL_ALREADY_DECIDED]"), late
     assert await app.store.list_orders() == []
+
+
+async def test_the_code_flow_holds_on_both_backends_and_an_edit_never_approves(
+    db_url: str, settings_factory: SettingsFactory, fake: BotApiFake, clock: SimulatedClock
+) -> None:
+    settings = settings_factory(db_url=db_url)
+    app = await open_app(settings, channel="telegram", clock=clock)
+    bot = OperatorBot(app, reload_settings=lambda: settings)
+    await bot.start()
+    try:
+        approval_id = await assistant_asks(app)
+        code = await _code(fake, approval_id)
+        # An edited message (here: the same command, edited in) is not a new command.
+        edit = await fake.push_text(
+            ALICE_CHAT, ALICE, f"/approve {approval_id} {code}", edited=True
+        )
+        await fake.wait_confirmed(edit["update_id"])
+        assert (await fake.reply_to(ALICE_CHAT, ALICE, "/help")).startswith("/status")
+        assert (await app.approvals.get(approval_id)).status is ApprovalStatus.PENDING
+
+        said = await fake.reply_to(ALICE_CHAT, ALICE, f"/approve {approval_id} {code}")
+
+        assert f"{approval_id} executed" in said, said
+        assert app.store.url.startswith(db_url.split(":")[0])
+        [order] = await app.store.list_orders()
+        assert order.status.value == "filled"
+    finally:
+        await bot.stop()
+        await app.close()
