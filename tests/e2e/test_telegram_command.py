@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -50,6 +51,26 @@ def test_without_an_allowed_chat_it_refuses_to_start_in_one_line(run_cli: RunCli
     assert done.returncode == 2, done
     [line] = done.stderr.strip().splitlines()
     assert "no chat may use the bot: set TRADING_TELEGRAM__ALLOWED_CHAT_IDS" in line
+
+
+def test_a_bot_api_it_cannot_reach_is_refused_in_one_line(run_cli: RunCli) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = run_cli(
+        "telegram",
+        env={
+            "TRADING_TELEGRAM__BOT_TOKEN": "123:secret-token",
+            "TRADING_TELEGRAM__ALLOWED_CHAT_IDS": "[1]",
+            "TRADING_TELEGRAM__BASE_URL": f"http://127.0.0.1:{port}/bot",
+            "TRADING_MCP__HISTORY_BARS": "80",
+        },
+    )
+
+    assert done.returncode == 2, done
+    assert done.stderr.startswith("error [TELEGRAM_UNREACHABLE]: cannot reach the Telegram Bot API")
+    assert "Traceback" not in done.stderr
+    assert "secret-token" not in done.stderr
 
 
 async def test_the_command_answers_status_over_long_polling_and_stops_on_sigterm(

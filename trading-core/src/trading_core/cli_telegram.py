@@ -49,10 +49,12 @@ def telegram(db_url: DbUrl = None, data_dir: DataDir = None) -> None:
 
 
 def _quiet_http_logs() -> None:
+    # Warnings and up (an unknown chat, a failed send); the bot's own notes at INFO. Never
+    # httpx's request lines below WARNING: a Bot API URL holds the bot's token.
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # httpx logs every request URL at INFO, and a Bot API URL holds the bot's token.
+    logging.getLogger("trading_core.adapters.telegram").setLevel(logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 

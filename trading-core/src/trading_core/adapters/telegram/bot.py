@@ -139,6 +139,11 @@ class OperatorBot:
             await self.application.initialize()
         except InvalidToken as exc:
             raise ConfigurationError(f"the Bot API refused the bot token: {exc.message}") from None
+        except TelegramError as exc:
+            said = str(exc).replace(self._token(), "<token>")
+            raise TradingError(
+                f"cannot reach the Telegram Bot API: {said}", code="TELEGRAM_UNREACHABLE"
+            ) from None
         await self._watcher.prime()
         await self.application.bot.set_my_commands(
             [BotCommand(c.name, c.help[:256]) for c in self.commands]
