@@ -52,12 +52,12 @@ def test_bad_values_are_refused_clearly(config_dir: Path) -> None:
 
 
 def test_secrets_are_never_printed(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRADING_TELEGRAM_TOKEN", "123:very-secret")
+    monkeypatch.setenv("TRADING_TELEGRAM__BOT_TOKEN", "123:very-secret")
     settings = load_settings(config_dir=config_dir)
     assert "very-secret" not in repr(settings)
     assert "very-secret" not in settings.model_dump_json()
-    assert settings.telegram_token is not None
-    assert settings.telegram_token.get_secret_value() == "123:very-secret"
+    assert settings.telegram.bot_token is not None
+    assert settings.telegram.bot_token.get_secret_value() == "123:very-secret"
 
 
 def test_a_complex_value_that_is_not_json_is_a_configuration_error(

@@ -269,6 +269,40 @@ class FirmSettings(_Section):
         return self
 
 
+class TelegramSettings(_Section):
+    """The operators' Telegram bot (``trading-core telegram``): who may talk to it, what it pushes.
+
+    Create the bot with BotFather; its token is ``TRADING_TELEGRAM__BOT_TOKEN``. Only the chats
+    in ``allowed_chat_ids`` get an answer (others get nothing and are logged); only the users in
+    ``approver_ids`` may approve, and each approval takes a one-time code the bot sends them.
+    """
+
+    bot_token: SecretStr | None = None
+    """The token BotFather gave (``123456:ABC-...``)."""
+    allowed_chat_ids: list[int] = Field(default_factory=list)
+    """Chats the bot answers and pushes alerts to (a private chat's id is its user's id)."""
+    approver_ids: list[int] = Field(default_factory=list)
+    """Telegram user ids allowed to approve and to resume; they get the one-time codes."""
+    base_url: str | None = None
+    """Bot API base URL, token appended (default Telegram's ``https://api.telegram.org/bot``);
+    a local Bot API server, or a test fake."""
+    poll_timeout_seconds: int = Field(default=30, ge=0, le=50)
+    """getUpdates long-polling timeout: how long one request waits for an update."""
+    code_ttl_seconds: int = Field(default=300, ge=30, le=900)
+    """How long a one-time approval code is good for (never past the approval's own expiry)."""
+    code_attempts: int = Field(default=3, ge=1, le=5)
+    """Wrong codes before the code is burnt (a new /approve ID sends a new one)."""
+    alert_fill_notional: Decimal | None = Field(default=Decimal(10_000), ge=0)
+    """A fill of at least this notional (account currency) is pushed; None pushes no fill."""
+    alert_poll_seconds: float = Field(default=5.0, gt=0, le=300)
+    """How often audit.system_events and the fills are read for alerts (the store is the truth:
+    alerts from every process on the database arrive, whatever the bus)."""
+    alerts_per_minute: float = Field(default=6.0, gt=0, le=60)
+    """Alerts each chat gets per minute at most once its burst is spent (token bucket); the
+    rest are counted and summarised in one line."""
+    alert_burst: int = Field(default=3, ge=1, le=20)
+
+
 class Settings(BaseSettings):
     """Everything `trading-core` reads from configuration."""
 
@@ -308,7 +342,7 @@ class Settings(BaseSettings):
     reconciliation: ReconciliationSettings = Field(default_factory=ReconciliationSettings)
     firm: FirmSettings = Field(default_factory=FirmSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
-    telegram_token: SecretStr | None = None
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
 
     @classmethod
     def settings_customise_sources(
