@@ -63,15 +63,7 @@ def serve(name: str, argv: Sequence[str] | None = None) -> int:
     if args.transport == "stdio":
         server.run(transport="stdio", show_banner=False)
         return 0
-    server.auth = PrincipalTokenVerifier(settings.mcp.tokens)
-    asyncio.run(cache_input_schemas(server))
-    server.add_middleware(
-        RateLimitingMiddleware(
-            max_requests_per_second=settings.mcp.requests_per_second,
-            burst_capacity=settings.mcp.burst,
-            get_client_id=_principal_of,
-        )
-    )
+    asyncio.run(prepare_for_http(server, settings))
     server.run(
         transport="http",
         show_banner=False,
@@ -81,6 +73,20 @@ def serve(name: str, argv: Sequence[str] | None = None) -> int:
         allowed_origins=settings.mcp.allowed_origins or None,
     )
     return 0
+
+
+async def prepare_for_http(server: FastMCP[Any], settings: Settings) -> None:
+    """What a server gets before it serves HTTP: bearer tokens naming principals, each tool's
+    input schema cached, and a rate limit per principal."""
+    server.auth = PrincipalTokenVerifier(settings.mcp.tokens)
+    await cache_input_schemas(server)
+    server.add_middleware(
+        RateLimitingMiddleware(
+            max_requests_per_second=settings.mcp.requests_per_second,
+            burst_capacity=settings.mcp.burst,
+            get_client_id=_principal_of,
+        )
+    )
 
 
 async def cache_input_schemas(server: FastMCP[Any]) -> None:

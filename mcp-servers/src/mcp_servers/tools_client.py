@@ -45,6 +45,10 @@ class McpTools:
     def __init__(self, client: Client[Any]) -> None:
         self._client = client
 
+    @property
+    def client(self) -> Client[Any]:
+        return self._client
+
     async def place_order(self, ticket: OrderTicket) -> PlaceResult:
         arguments = ticket.model_dump(mode="json", exclude_none=True)
         return PlaceResult.model_validate(await self._call("place_order", arguments))

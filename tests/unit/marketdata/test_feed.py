@@ -546,8 +546,8 @@ def test_the_factory_refuses_what_it_cannot_serve(tmp_path: Path, market_data_di
 
     with pytest.raises(ConfigurationError, match="data file"):
         build_feed(load_settings(config_dir=tmp_path, source="replay"), instruments, clock)
-    with pytest.raises(ConfigurationError, match="kraken"):
-        build_feed(load_settings(config_dir=tmp_path, source="kraken"), instruments, clock)
+    with pytest.raises(ConfigurationError, match="the ib source is not available"):
+        build_feed(load_settings(config_dir=tmp_path, source="ib"), instruments, clock)
     with pytest.raises(InstrumentNotFoundError):
         build_feed(load_settings(config_dir=tmp_path, symbols=["DOGE/USD"]), instruments, clock)
     unlisted = tmp_path / "DOGE_USD-1h.csv"

@@ -187,12 +187,26 @@ def run(
             "reconciliation passes.",
         ),
     ] = False,
+    tools: Annotated[
+        str | None,
+        typer.Option(
+            metavar="KIND",
+            help="Where orders go: in-process (default) or mcp, a suite served over HTTP "
+            "(--mcp-url; live paper feeds only, token TRADING_MCP__TOKENS__TRADING_CORE).",
+        ),
+    ] = None,
+    mcp_url: Annotated[
+        str | None,
+        typer.Option(metavar="URL", help="The suite for --tools mcp: http://HOST:8765/mcp."),
+    ] = None,
 ) -> None:
     """Run the trading pipeline over market data and audit every decision (paper by default)."""
     if data and source is None:
         source = SourceKind.REPLAY
+    chosen = {"kind": tools, "mcp_url": mcp_url}
     try:
         settings = load_settings(
+            tools={key: value for key, value in chosen.items() if value is not None} or None,
             source=source,
             data=data,
             symbols=symbols,

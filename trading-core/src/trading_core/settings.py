@@ -213,6 +213,21 @@ class ReconciliationSettings(_Section):
     """Periodic checks that could not reach the venue in a row before trading is REDUCING."""
 
 
+class RunToolsSettings(_Section):
+    """What a run places its orders through: its own services, or an MCP suite over HTTP."""
+
+    kind: Literal["in-process", "mcp"] = "in-process"
+    """``mcp``: every order, cancel and open-order listing is a tool call to ``mcp_url`` as
+    ``trading-core`` (its bearer token is ``mcp.tokens``' ``trading-core`` entry,
+    ``TRADING_MCP__TOKENS__TRADING_CORE``)."""
+    mcp_url: str | None = None
+    """The suite's streamable-HTTP endpoint, e.g. ``http://127.0.0.1:8765/mcp``."""
+    call_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    """A tool call that takes longer counts as the suite being down."""
+    reconnect_max_seconds: float = Field(default=30.0, ge=0.1, le=600)
+    """Reconnection attempts back off from 0.5 s, doubling, up to this."""
+
+
 class AssistantSettings(_Section):
     """The LLM-agent host (``trading-core assistant``): which chat endpoint, which suite.
 
@@ -343,6 +358,7 @@ class Settings(BaseSettings):
     firm: FirmSettings = Field(default_factory=FirmSettings)
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    tools: RunToolsSettings = Field(default_factory=RunToolsSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -61,3 +61,13 @@ class OrderGateBusy(TradingError):
     """Another process held the account's order gate for longer than the timeout: not sent."""
 
     code = "ORDER_GATE_BUSY"
+
+
+class ToolsUnavailableError(TradingError):
+    """The tools a run places orders through cannot be reached (an MCP suite that is down).
+
+    Nothing was decided by the tools: the run records the decision as refused and places
+    nothing until they answer again (it never guesses what a request it could not make did).
+    """
+
+    code = "TOOLS_UNAVAILABLE"

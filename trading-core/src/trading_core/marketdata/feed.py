@@ -90,16 +90,33 @@ def build_feed(settings: Settings, instruments: InstrumentRegistry, clock: Clock
     plays ``settings.data`` (filtered to ``settings.symbols`` when given) with ``clock`` as the
     wall clock and a fresh market clock (the feed's ``clock``). Bar length, window and replay
     pace come from ``settings.mcp``. Raises ``ConfigurationError`` for a replay without files
-    or the ``kraken`` source (not available as a feed), ``InstrumentNotFoundError`` for
+    or the ``ib`` source (not available as a feed), ``InstrumentNotFoundError`` for
     symbols outside the instrument list and ``DataError`` for unreadable files.
     """
     if settings.source is SourceKind.SYNTHETIC:
         return _synthetic(settings, instruments, clock)
     if settings.source is SourceKind.REPLAY:
         return _replay(settings, instruments, clock)
+    if settings.source is SourceKind.KRAKEN:
+        return _kraken(settings, instruments, clock)
     raise ConfigurationError(
         f"the {settings.source} source is not available as a market feed; "
-        "use source synthetic or replay"
+        "use source synthetic, replay or kraken"
+    )
+
+
+def _kraken(settings: Settings, instruments: InstrumentRegistry, clock: Clock) -> MarketFeed:
+    # Imported here: ccxt is large and only this feed needs it.
+    from trading_core.marketdata.kraken_feed import KrakenFeed
+
+    symbols = settings.symbols or settings.synthetic.symbols
+    instruments.require(symbols)
+    return KrakenFeed(
+        symbols,
+        _feed_timeframe(settings),
+        clock=clock,
+        history_bars=settings.mcp.history_bars,
+        api_url=settings.kraken.api_url,
     )
 
 

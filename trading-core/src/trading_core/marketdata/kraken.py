@@ -153,6 +153,10 @@ class KrakenPublicSource:
         except ValidationError as exc:
             raise DataError(f"Kraken sent an unusable quote for {symbol}: {ticker}") from exc
 
+    async def recent_bars(self, symbol: str) -> list[Bar]:
+        """The last ``history_bars`` closed bars of ``symbol`` as of now (one candle request)."""
+        return await self._new_closed_bars(symbol, {}, self._clock.now())
+
     async def close(self) -> None:
         await self._exchange.close()
 

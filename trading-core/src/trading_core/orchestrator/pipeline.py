@@ -23,6 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from trading_core.domain.errors import ToolsUnavailableError
 from trading_core.domain.market import Bar, Quote
 from trading_core.domain.order import Side
 from trading_core.domain.signal import Decision, DecisionType, Signal
@@ -50,6 +51,7 @@ from trading_core.ports.tools import (
     PlaceStatus,
     Tools,
 )
+from trading_core.risk.controls import Violation
 from trading_core.services.tools_inprocess import InProcessTools
 
 HISTORY_BARS = 250
@@ -81,7 +83,8 @@ class _Pending:
 class _Sent:
     """An order request that went out through the tools, and what came back."""
 
-    ticket: OrderTicket
+    ticket: OrderTicket | None
+    """None when the tools failed before a ticket was made (listing the open orders)."""
     result: PlaceResult
     sizing: str = ""
 
@@ -294,6 +297,21 @@ class Pipeline:
         return verdict, 1.0
 
     async def _execute(self, symbol: str, pending: _Pending, quote: Quote) -> _Sent | str:
+        try:
+            return await self._send(symbol, pending, quote)
+        except ToolsUnavailableError as exc:
+            # The suite is down: this decision is refused, never retried later at another
+            # price, and nothing is assumed about a request whose answer never came.
+            refused = PlaceResult(
+                status=PlaceStatus.REJECTED,
+                client_order_id=f"{self._config.run_id[:12]}-{self._sequence}",
+                symbol=symbol,
+                violations=[Violation(code=exc.code, message=exc.message)],
+                message=f"{exc.code}: {exc.message}",
+            )
+            return _Sent(None, refused)
+
+    async def _send(self, symbol: str, pending: _Pending, quote: Quote) -> _Sent | str:
         verdict = pending.verdict
         instrument = self._instruments.get(symbol)
         portfolio = self._ledger.portfolio
@@ -360,7 +378,7 @@ class Pipeline:
             return
         ticket, result = sent.ticket, sent.result
         order = result.order
-        if result.status is PlaceStatus.PENDING_APPROVAL:
+        if result.status is PlaceStatus.PENDING_APPROVAL and ticket is not None:
             action = (
                 f"{ticket.side} {ticket.quantity} {symbol} limit {ticket.limit_price}"
                 f" -> {result.status} (notional {result.notional})"

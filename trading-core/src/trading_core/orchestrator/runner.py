@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +41,7 @@ from trading_core.orchestrator.pacing import paced
 from trading_core.orchestrator.pipeline import Pipeline, PipelineConfig, PipelineStats
 from trading_core.orchestrator.stoppable import until_stopped
 from trading_core.orchestrator.summary import RunSummary, count
+from trading_core.orchestrator.tools_choice import choose_tools
 from trading_core.portfolio.ledger import PortfolioLedger
 from trading_core.ports.broker import Broker
 from trading_core.ports.bus import Bus
@@ -96,6 +97,9 @@ class RunServices:
     orders: OrderService
     approvals: ApprovalService
     metrics: Metrics
+    book_sync: Callable[[], Awaitable[int]] | None = None
+    """Adopts the fills other processes booked on this run's account (a live paper feed only):
+    tools whose orders another process carries out call it before the run reads its book."""
 
 
 ToolsFactory = Callable[[RunServices], AbstractAsyncContextManager[Tools]]
@@ -286,6 +290,7 @@ async def run(
     Kraken, and only once the start-up reconciliation has passed; one switch alone is refused.
     """
     live = live_switches(settings, live_flag=live)
+    tools = tools or choose_tools(settings, live=live)
     if settings.source is SourceKind.IB and not live:
         raise ConfigurationError(
             "--source ib trades an IB account through its gateway, a paper account "
@@ -393,6 +398,7 @@ async def run(
                     store, clock, ttl=timedelta(seconds=settings.approvals.ttl_seconds)
                 ),
                 metrics=metrics,
+                book_sync=book_sync,
             )
             # What the account held when this run began: the venue's book (live), or the paper
             # account with every earlier fill (a live feed), or the configured cash (a replay).
