@@ -74,6 +74,10 @@ class AlphaAgent(ABC):
     regimes: frozenset[str] = ALL_REGIMES
     needs_weights = True
     """False for an agent that speaks through its filter only (no alpha to combine)."""
+    needs_history = True
+    """Its alphas read ``context.bars``: the orchestrator keeps them for it, alone or not."""
+    filter_only = False
+    """True for a guard that only shrinks or vetoes other agents' entries (never signals)."""
 
     def __init__(self, weights: Mapping[str, float]) -> None:
         for alpha, weight in weights.items():

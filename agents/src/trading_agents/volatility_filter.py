@@ -27,6 +27,7 @@ class VolatilityFilter(AlphaAgent):
 
     name = "volatility_filter"
     needs_weights = False
+    filter_only = True
 
     def __init__(
         self,

@@ -11,7 +11,13 @@ from trading_core.settings import AgentSettings
 def build_agent(settings: AgentSettings) -> Agent:
     """Load ``settings.committee`` as a :class:`Committee`, else the single ``settings.name``."""
     if not settings.committee:
-        return load_agent(settings.name, settings.parameters)
+        agent = load_agent(settings.name, settings.parameters)
+        if getattr(agent, "filter_only", False):
+            raise ConfigurationError(
+                f"{settings.name} only shrinks or vetoes other agents' entries and never "
+                f"signals alone: run it in a committee (--agents trend_hunter,{settings.name})"
+            )
+        return agent
     members = [
         load_agent(name, settings.member_parameters.get(name, {})) for name in settings.committee
     ]

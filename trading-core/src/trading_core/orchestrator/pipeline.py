@@ -96,6 +96,8 @@ class _SymbolState:
     bars: deque[Bar] = field(default_factory=lambda: deque(maxlen=REGIME_LOOKBACK))
     indicators: IncrementalIndicators = field(default_factory=IncrementalIndicators)
     pending: _Pending | None = None
+    seen: int = 0
+    """Bars of this symbol seen so far (the deques above keep only the latest)."""
 
 
 @dataclass(slots=True)
@@ -247,6 +249,7 @@ class Pipeline:
         await self._bus.set_quote(quote)
         await self._bus.publish("quotes", quote.model_dump(mode="json"))
         state.closes.append(float(bar.close))
+        state.seen += 1
         indicators = state.indicators.update(float(bar.high), float(bar.low), float(bar.close))
         position = self._ledger.portfolio.position(bar.symbol).quantity
         regime: str | None = None
@@ -269,8 +272,9 @@ class Pipeline:
         verdict = decide(
             signal,
             position_quantity=position,
-            bars_seen=len(state.closes),
+            bars_seen=state.seen,
             warmup_bars=self._agent.warmup_bars,
+            agent=self._agent.name,
             entry_threshold=self._config.entry_threshold,
             exit_threshold=self._config.exit_threshold,
         )

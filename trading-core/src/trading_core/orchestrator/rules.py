@@ -23,14 +23,17 @@ def decide(
     position_quantity: Decimal,
     bars_seen: int,
     warmup_bars: int,
+    agent: str = "the agent",
     entry_threshold: float = ENTRY_THRESHOLD,
     exit_threshold: float = EXIT_THRESHOLD,
 ) -> Verdict:
     """Long-only rule set: enter on a strong buy signal when flat, exit on a strong sell."""
-    if signal is None:
+    if signal is None and bars_seen < warmup_bars:
         return Verdict(
             DecisionType.SKIP, f"skip: warming up ({bars_seen}/{warmup_bars} bars of history)"
         )
+    if signal is None:
+        return Verdict(DecisionType.SKIP, f"skip: {agent} has no view at this bar")
     holding = position_quantity > 0
     detail = f"{signal.agent} score {signal.score:+.2f} ({signal.reason})"
     if not holding and signal.score >= entry_threshold:
