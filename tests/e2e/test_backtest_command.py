@@ -151,7 +151,7 @@ def test_backtest_prints_a_summary_writes_the_report_and_audits_every_decision(
     assert base64.b64decode(image.group(1)) == (report / "equity.png").read_bytes()
     assert (report / "equity.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert not re.search(r"https?://", html)
-    assert f"<h2>Trades ({len(trades)})</h2>" in html
+    assert f"<h2>Trades ({len(trades)} flat to flat, " in html
 
 
 def test_backtest_shows_a_progress_bar_on_stderr(

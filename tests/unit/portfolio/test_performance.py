@@ -26,6 +26,7 @@ from trading_core.portfolio.performance import (
     InvalidPerformanceInputError,
     PerformanceReport,
     RoundTrip,
+    flat_to_flat,
     performance,
     periods_per_year,
     round_trips,
@@ -521,3 +522,37 @@ def test_round_trip_pnl_of_a_flat_book_adds_up_to_the_cash_it_made(
     closed = sum(t.quantity for t in trips)
     assert closed == sum(f.quantity for f in fills) / 2  # every unit opened is closed once
     assert all(t.entry_time <= t.exit_time for t in trips)
+
+
+def test_flat_to_flat_merges_the_closing_fills_of_one_position_into_one_trade() -> None:
+    fills = [
+        _fill(BUY, "2", "100", T0),
+        _fill(BUY, "2", "110", T0 + DAY),  # adds: one position of 4 at 105
+        _fill(SELL, "1", "120", T0 + 2 * DAY),  # closing fill 1
+        _fill(SELL, "3", "90", T0 + 3 * DAY),  # closing fill 2: flat again
+        _fill(SELL, "1", "95", T0 + 4 * DAY),  # a short opens
+        _fill(BUY, "3", "85", T0 + 5 * DAY),  # closes it (+10) and flips long 2 at 85
+        _fill(SELL, "2", "80", T0 + 6 * DAY),  # flat again (-10)
+    ]
+    closings = round_trips(fills)
+    trades = flat_to_flat(fills)
+
+    assert len(closings) == 4  # the second sell closes both lots in one trip
+    assert len(trades) == 3
+    first, short, last = trades
+    assert first.side is BUY
+    assert first.quantity == Decimal(4)
+    assert first.pnl == closings[0].pnl + closings[1].pnl
+    assert first.entry_time == T0
+    assert first.exit_time == T0 + 3 * DAY
+    assert short.side is SELL
+    assert short.quantity == Decimal(1)
+    assert last.side is BUY
+    assert last.quantity == Decimal(2)
+    assert sum(t.pnl for t in trades) == sum(t.pnl for t in closings)
+
+
+def test_flat_to_flat_leaves_out_a_position_still_open() -> None:
+    fills = [_fill(BUY, "2", "100", T0), _fill(SELL, "1", "120", T0 + DAY)]
+    assert len(round_trips(fills)) == 1
+    assert flat_to_flat(fills) == []

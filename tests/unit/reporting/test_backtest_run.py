@@ -12,7 +12,7 @@ from trading_core.domain.errors import ConfigurationError, DataError
 from trading_core.domain.market import Timeframe
 from trading_core.instruments import InstrumentRegistry
 from trading_core.orchestrator.runner import prepare_source
-from trading_core.portfolio.performance import round_trips
+from trading_core.portfolio.performance import flat_to_flat, round_trips
 from trading_core.reporting.backtest import agent_label, backtest_parameters, run_backtest
 from trading_core.settings import PACKAGED_CONFIG_DIR, Settings, SourceKind, load_settings
 from trading_core.storage.factory import open_store
@@ -69,7 +69,8 @@ async def test_backtest_replays_the_window_through_the_orchestrator_and_reports_
     assert all(START < d.timestamp <= END for d in decisions)
     # The fresh database holds only this run's fills: the report saw exactly those.
     assert len(fills) == summary.fills
-    assert report.metrics.trade_count == len(round_trips(fills))
+    assert report.metrics.trade_count == len(flat_to_flat(fills))
+    assert len(report.closing_fills) == len(round_trips(fills))
     # The equity rebuilt from fills and closes ends where the run's own ledger ended.
     assert report.equity[-1].equity == summary.ending_equity
     assert report.equity[0].timestamp == START

@@ -190,7 +190,7 @@ def test_html_lists_every_trade_and_the_run_parameters_escaped(
     written: ReportFiles, trades: list[RoundTrip]
 ) -> None:
     html = written.html.read_text(encoding="utf-8")
-    assert "<h2>Trades (5)</h2>" in html
+    assert "<h2>Trades (5 flat to flat, 5 closing fills)</h2>" in html
     assert len(re.findall(r'<tr class="(win|loss|flat)">', html)) == len(trades)
     assert html.count('<tr class="win">') == 2
     assert html.count('<tr class="loss">') == 2

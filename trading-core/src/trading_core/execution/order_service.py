@@ -45,7 +45,7 @@ from trading_core.domain.errors import (
     TradingError,
 )
 from trading_core.domain.fill import Fill
-from trading_core.domain.market import Quote
+from trading_core.domain.market import Bar, Quote
 from trading_core.domain.order import (
     PAPER_ACCOUNT,
     Order,
@@ -59,7 +59,7 @@ from trading_core.domain.signal import Decision
 from trading_core.domain.state import Severity, SystemEvent
 from trading_core.instruments import InstrumentRegistry
 from trading_core.portfolio.ledger import PortfolioLedger
-from trading_core.ports.broker import Broker, BrokerReport
+from trading_core.ports.broker import BarMarket, Broker, BrokerReport
 from trading_core.ports.clock import Clock
 from trading_core.ports.metrics import MetricsSink, NullMetrics
 from trading_core.ports.store import Store
@@ -612,6 +612,28 @@ class OrderService:
 
     async def on_quote(self, quote: Quote) -> list[Fill]:
         """Feed a quote to the broker; resting orders that execute are recorded."""
+        return await self._feed(quote, lambda: self._broker.on_quote(quote))
+
+    async def on_bar_open(self, quote: Quote, *, known_volume: Decimal | None) -> list[Fill]:
+        """A bar opens at ``quote``: a simulated venue works its book against the bar (see
+        :class:`~trading_core.ports.broker.BarMarket`); any other broker just gets the quote."""
+        broker = self._broker
+        if isinstance(broker, BarMarket):
+            return await self._feed(
+                quote, lambda: broker.open_bar(quote, known_volume=known_volume)
+            )
+        return await self.on_quote(quote)
+
+    async def on_bar_close(self, bar: Bar, quote: Quote) -> list[Fill]:
+        """A bar closes at ``quote``: resting orders its range reached may fill (simulated)."""
+        broker = self._broker
+        if isinstance(broker, BarMarket):
+            return await self._feed(quote, lambda: broker.close_bar(bar, quote))
+        return await self.on_quote(quote)
+
+    async def _feed(
+        self, quote: Quote, deliver: Callable[[], Awaitable[Sequence[BrokerReport]]]
+    ) -> list[Fill]:
         self._quotes.update(quote)
         fills: list[Fill] = []
         # Under the gate: a reconciliation pass (which holds it) never sees half a report. With
@@ -620,7 +642,7 @@ class OrderService:
         gate = self._gated() if self._open else contextlib.nullcontext()
         try:
             async with gate:
-                reports: Sequence[BrokerReport] = await self._broker.on_quote(quote)
+                reports: Sequence[BrokerReport] = await deliver()
                 for report in reports:
                     fills.extend(await self._record(report.order, report.fills))
         except OrderGateBusy as exc:

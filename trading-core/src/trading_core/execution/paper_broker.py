@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from trading_core.domain.base import ZERO
 from trading_core.domain.errors import BrokerError, ConfigurationError, DuplicateOrderError
 from trading_core.domain.fill import Fill
-from trading_core.domain.market import Quote
+from trading_core.domain.market import Bar, Quote
 from trading_core.domain.order import Order, OrderStatus, OrderType, Side, TimeInForce
 from trading_core.execution.paper_config import BPS_PER_UNIT, PaperBrokerConfig
 from trading_core.ports.broker import BrokerReport
@@ -99,6 +99,8 @@ class PaperBroker:
         # symbol -> quantity the latest quote can still absorb; None when its volume is unknown
         self._liquidity: dict[str, Decimal | None] = {}
         self._fill_counts: dict[str, int] = {}
+        # symbol -> quantity executed since its bar opened (the per-bar volume cap)
+        self._bar_used: dict[str, Decimal] = {}
         self._accepted = 0
         self.owner = owner
         """The process lease this broker's orders live under (their broker ids carry it)."""
@@ -182,13 +184,19 @@ class PaperBroker:
         must not reprice the book). Returns one report per order that filled, expired or was
         cancelled by this quote.
         """
+        return self._work_book(quote, quote.volume if quote.volume > 0 else None, gap=False)
+
+    def _work_book(
+        self, quote: Quote, volume: Decimal | None, *, gap: bool
+    ) -> Sequence[BrokerReport]:
         now = self._now()
         last = self._quotes.get(quote.symbol)
         if last is not None and quote.timestamp < last.timestamp:
             return []
         self._quotes[quote.symbol] = quote
-        cap = quote.volume * self.config.max_participation
-        self._liquidity[quote.symbol] = cap if quote.volume > 0 else None
+        self._liquidity[quote.symbol] = (
+            None if volume is None else volume * self.config.max_participation
+        )
         reports: list[BrokerReport] = []
         for order_id in list(self._working.get(quote.symbol, {})):
             order = self._orders[order_id]
@@ -199,9 +207,48 @@ class PaperBroker:
                 self._store(expired)
                 reports.append(BrokerReport(order=expired))
                 continue
-            report = self._match(order, quote, now, on_arrival=False)
+            report = self._match(order, quote, now, on_arrival=False, gap=gap)
             if report is not None:
                 reports.append(report)
+        return reports
+
+    async def open_bar(
+        self, quote: Quote, *, known_volume: Decimal | None
+    ) -> Sequence[BrokerReport]:
+        """A bar opens at ``quote`` (its open price): resting orders the open crosses fill.
+
+        Liquidity until the bar closes is ``max_participation x known_volume``: the last
+        volume known at the open (the previous bar's), never the bar's own, which is not known
+        yet; None means unknown (no cap). A resting limit crossed by the open (a gap) fills at
+        the open, the better of its limit and the open: ``min(limit, open)`` for a buy.
+        """
+        self._bar_used[quote.symbol] = ZERO
+        volume = known_volume if known_volume is not None and known_volume > 0 else None
+        return self._work_book(quote, volume, gap=True)
+
+    async def close_bar(self, bar: Bar, quote: Quote) -> Sequence[BrokerReport]:
+        """A bar closes: resting limits that its range reached fill, then ``quote`` is current.
+
+        A buy limit fills when ``bar.low <= limit``, at ``min(limit, bar.open)`` (a sell when
+        ``bar.high >= limit``, at ``max(limit, bar.open)``): inside the bar's range, as a maker.
+        Everything this bar executed, at its open and during it, is at most
+        ``max_participation x bar.volume``; what is left of that stays for orders placed before
+        the next bar opens.
+        """
+        symbol = bar.symbol
+        used = self._bar_used.get(symbol, ZERO)
+        budget = None if bar.volume <= 0 else bar.volume * self.config.max_participation
+        self._liquidity[symbol] = None if budget is None else max(ZERO, budget - used)
+        now = self._now()
+        reports: list[BrokerReport] = []
+        for order_id in list(self._working.get(symbol, {})):
+            order = self._orders[order_id]
+            report = self._fill_in_range(order, bar, now)
+            if report is not None:
+                reports.append(report)
+        last = self._quotes.get(symbol)
+        if last is None or quote.timestamp >= last.timestamp:
+            self._quotes[symbol] = quote
         return reports
 
     async def open_orders(self) -> Sequence[Order]:
@@ -239,7 +286,7 @@ class PaperBroker:
             working.pop(order.order_id, None)
 
     def _match(
-        self, order: Order, quote: Quote, now: datetime, *, on_arrival: bool
+        self, order: Order, quote: Quote, now: datetime, *, on_arrival: bool, gap: bool = False
     ) -> BrokerReport | None:
         """Execute what ``quote`` allows of ``order``; None when nothing changed."""
         crosses = _crosses(order, quote)
@@ -262,12 +309,18 @@ class PaperBroker:
         if executable > 0:
             # A market order always takes liquidity; a limit order only on arrival.
             taker = on_arrival or order.order_type is OrderType.MARKET
-            price = self._taker_price(order, quote) if taker else _limit_of(order)
+            if taker:
+                price = self._taker_price(order, quote)
+            elif gap:
+                price = _better(order, quote.last)  # the open traded through the limit
+            else:
+                price = _limit_of(order)
             fill = self._fill(order, executable, price, now, taker=taker)
             order = order.with_fill(fill.quantity, fill.price, at=now)
             fills = (fill,)
             if available is not None:
                 self._liquidity[order.symbol] = available - executable
+            self._bar_used[order.symbol] = self._bar_used.get(order.symbol, ZERO) + executable
 
         if order.time_in_force is TimeInForce.IOC and order.status is not OrderStatus.FILLED:
             reason = (
@@ -280,6 +333,27 @@ class PaperBroker:
             return None
         self._store(order)
         return BrokerReport(order=order, fills=fills)
+
+    def _fill_in_range(self, order: Order, bar: Bar, now: datetime) -> BrokerReport | None:
+        """Fill what ``bar``'s range and the bar's liquidity allow of a resting limit."""
+        if order.order_type is not OrderType.LIMIT:
+            return None
+        limit = _limit_of(order)
+        reached = bar.low <= limit if order.side is Side.BUY else bar.high >= limit
+        available = self._liquidity.get(order.symbol)
+        if not reached or available == ZERO:
+            return None
+        remaining = order.remaining_quantity
+        executable = remaining if available is None else min(remaining, available)
+        if executable <= 0:
+            return None
+        fill = self._fill(order, executable, _better(order, bar.open), now, taker=False)
+        filled = order.with_fill(fill.quantity, fill.price, at=now)
+        if available is not None:
+            self._liquidity[order.symbol] = available - executable
+        self._bar_used[order.symbol] = self._bar_used.get(order.symbol, ZERO) + executable
+        self._store(filled)
+        return BrokerReport(order=filled, fills=(fill,))
 
     def _finish(
         self,
@@ -337,6 +411,12 @@ def _limit_of(order: Order) -> Decimal:
     if order.limit_price is None:  # guarded by the Order model; kept for the type checker
         raise BrokerError(f"order {order.order_id} has no limit price")
     return order.limit_price
+
+
+def _better(order: Order, price: Decimal) -> Decimal:
+    """The better of the order's limit and ``price`` for its side (what a gap through it gives)."""
+    limit = _limit_of(order)
+    return min(limit, price) if order.side is Side.BUY else max(limit, price)
 
 
 def _crosses(order: Order, quote: Quote) -> bool:

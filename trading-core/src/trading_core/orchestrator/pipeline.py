@@ -98,6 +98,8 @@ class _SymbolState:
     pending: _Pending | None = None
     seen: int = 0
     """Bars of this symbol seen so far (the deques above keep only the latest)."""
+    last_volume: Decimal | None = None
+    """The volume of the last complete bar: the liquidity known at the next open."""
 
 
 @dataclass(slots=True)
@@ -228,7 +230,10 @@ class Pipeline:
     async def _at_open(self, bar: Bar) -> None:
         state = self._state(bar.symbol)
         quote = self._quote(bar, bar.open, bar.timestamp)
-        self.stats.fills += len(await self._orders.on_quote(quote))
+        # Liquidity at the open is what the last complete bar traded: this bar's volume is
+        # not known until it closes.
+        opened = await self._orders.on_bar_open(quote, known_volume=state.last_volume)
+        self.stats.fills += len(opened)
         if state.pending is None:
             return
         pending = state.pending
@@ -245,7 +250,8 @@ class Pipeline:
         self._metrics.set_data_feed_last_update(bar.symbol, bar.close_time)
         self._ledger.mark(bar.symbol, bar.close, bar.close_time)
         quote = self._quote(bar, bar.close, bar.close_time)
-        self.stats.fills += len(await self._orders.on_quote(quote))
+        self.stats.fills += len(await self._orders.on_bar_close(bar, quote))
+        state.last_volume = bar.volume
         await self._bus.set_quote(quote)
         await self._bus.publish("quotes", quote.model_dump(mode="json"))
         state.closes.append(float(bar.close))

@@ -189,6 +189,49 @@ def round_trips(fills: Sequence[Fill]) -> list[RoundTrip]:
     return trips
 
 
+def flat_to_flat(fills: Sequence[Fill]) -> list[RoundTrip]:
+    """Trades as backtesting.py and freqtrade count them: from flat to flat again, per symbol.
+
+    Every closing fill's :func:`round_trips` trip belongs to the trade that was open; the
+    trade ends when its symbol's position is flat again (or flips, which also opens the next
+    one). Prices are quantity-weighted over its closing trips, P&L and commission their sums.
+    Trades still open at the end are not counted.
+    """
+    closings = iter(round_trips(fills))
+    net: dict[str, Decimal] = {}
+    open_trips: dict[str, list[RoundTrip]] = {}
+    trades: list[RoundTrip] = []
+    seen: set[str] = set()
+    for fill in sorted(fills, key=lambda f: f.timestamp):
+        if fill.fill_id in seen:
+            continue
+        seen.add(fill.fill_id)
+        before = net.get(fill.symbol, ZERO)
+        after = before + fill.quantity * fill.side.sign
+        net[fill.symbol] = after
+        if before == 0 or (before > 0) == (fill.side.sign > 0):
+            continue  # opened or added to: round_trips made no trip of it
+        open_trips.setdefault(fill.symbol, []).append(next(closings))
+        if after == 0 or (after > 0) != (before > 0):
+            trades.append(_merged(open_trips.pop(fill.symbol)))
+    return trades
+
+
+def _merged(trips: Sequence[RoundTrip]) -> RoundTrip:
+    quantity = sum((t.quantity for t in trips), ZERO)
+    return RoundTrip(
+        symbol=trips[0].symbol,
+        side=trips[0].side,
+        quantity=quantity,
+        entry_price=sum((t.entry_price * t.quantity for t in trips), ZERO) / quantity,
+        exit_price=sum((t.exit_price * t.quantity for t in trips), ZERO) / quantity,
+        entry_time=min(t.entry_time for t in trips),
+        exit_time=trips[-1].exit_time,
+        commission=sum((t.commission for t in trips), ZERO),
+        pnl=sum((t.pnl for t in trips), ZERO),
+    )
+
+
 @dataclass
 class _Lot:
     """An open FIFO lot; mutable because partial closes shrink it in place."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 from trading_core.domain.base import Frozen
 from trading_core.domain.fill import Fill
-from trading_core.domain.market import Quote
+from trading_core.domain.market import Bar, Quote
 from trading_core.domain.order import Order
 
 
@@ -36,3 +37,22 @@ class Broker(Protocol):
         ...
 
     async def open_orders(self) -> Sequence[Order]: ...
+
+
+@runtime_checkable
+class BarMarket(Protocol):
+    """A simulated venue that executes against whole bars, not only quotes (paper, replays).
+
+    Quotes alone lose a bar's range: a resting limit the bar traded through would not fill,
+    and two quotes per bar would offer its volume twice.
+    """
+
+    async def open_bar(
+        self, quote: Quote, *, known_volume: Decimal | None
+    ) -> Sequence[BrokerReport]:
+        """The bar opens at ``quote``; ``known_volume`` is the last volume known then."""
+        ...
+
+    async def close_bar(self, bar: Bar, quote: Quote) -> Sequence[BrokerReport]:
+        """The bar is complete: its range and volume are known; ``quote`` is at its close."""
+        ...

@@ -80,7 +80,8 @@ def render_html(report: BacktestReport, chart_png: bytes) -> str:
         _key_values(report.outcome.items(), css_id="outcome"),
         "<h2>Parameters</h2>",
         _key_values(report.parameters.items(), css_id="parameters"),
-        f"<h2>Trades ({len(report.trades)})</h2>",
+        f"<h2>Trades ({len(report.trades)} flat to flat, "
+        f"{len(report.closing_fills)} closing fills)</h2>",
         _trades(report.trades),
         f'<p class="notes">{escape(_NOTES)}</p>',
         "</body>",

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Final, Literal
 
+from pydantic import Field
+
 from trading_core.domain.base import Frozen
 from trading_core.domain.fill import Fill
 from trading_core.domain.market import Bar, Timeframe
@@ -19,6 +21,7 @@ from trading_core.portfolio.equity_curve import EquityPoint, equity_curve
 from trading_core.portfolio.performance import (
     PerformanceReport,
     RoundTrip,
+    flat_to_flat,
     performance,
     periods_per_year,
     round_trips,
@@ -35,7 +38,7 @@ METRICS: Final[tuple[tuple[str, str, MetricKind], ...]] = (
     ("max_drawdown", "Max drawdown", "return"),
     ("win_rate", "Win rate", "share"),
     ("profit_factor", "Profit factor", "ratio"),
-    ("trade_count", "Trades", "count"),
+    ("trade_count", "Trades (flat to flat)", "count"),
     ("exposure_time", "Exposure time", "share"),
     ("periods", "Periods (bars)", "count"),
 )
@@ -54,6 +57,9 @@ class BacktestReport(Frozen):
     metrics: PerformanceReport
     equity: list[EquityPoint]
     trades: list[RoundTrip]
+    """Flat-to-flat trades (what win rate and profit factor count, as backtesting.py does)."""
+    closing_fills: list[RoundTrip] = Field(default_factory=list)
+    """One trip per fill that closed a position, in whole or in part (the FIFO view)."""
 
 
 def build_report(
@@ -71,7 +77,8 @@ def build_report(
     curve = equity_curve(fills, bars, initial_cash=initial_cash, resolution=timeframe)
     return report_from_curve(
         curve,
-        round_trips(fills),
+        flat_to_flat(fills),
+        closing_fills=round_trips(fills),
         currency=currency,
         timeframe=timeframe,
         title=title,
@@ -89,8 +96,10 @@ def report_from_curve(
     title: str,
     parameters: Mapping[str, str] | None = None,
     outcome: Mapping[str, str] | None = None,
+    closing_fills: Sequence[RoundTrip] | None = None,
 ) -> BacktestReport:
-    """The report of an equity curve sampled every ``timeframe`` and its round trips."""
+    """The report of an equity curve sampled every ``timeframe`` and its trades (flat to flat;
+    ``closing_fills`` the per-closing-fill trips, by default the same list)."""
     metrics = performance(
         [(point.timestamp, point.equity) for point in curve],
         [trip.pnl for trip in trades],
@@ -106,6 +115,7 @@ def report_from_curve(
         metrics=metrics,
         equity=list(curve),
         trades=list(trades),
+        closing_fills=list(trades if closing_fills is None else closing_fills),
     )
 
 
@@ -132,5 +142,6 @@ def metric_rows(metrics: PerformanceReport) -> list[tuple[str, str]]:
 def render_metrics(report: BacktestReport) -> str:
     """The statistics as an indented block for a terminal."""
     rows = metric_rows(report.metrics)
+    rows.append(("Closing fills", format_metric(len(report.closing_fills), "count")))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"  {label:<{width}} : {value}" for label, value in rows)

@@ -91,6 +91,7 @@ def metrics_json(report: BacktestReport) -> str:
         "metrics": report.metrics.model_dump(mode="json"),
         "currency": report.currency,
         "timeframe": report.timeframe.value,
+        "closing_fills": len(report.closing_fills),
         "parameters": report.parameters,
         "outcome": report.outcome,
     }
