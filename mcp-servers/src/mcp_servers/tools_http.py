@@ -35,6 +35,7 @@ from .tools_client import McpTools
 
 FIRST_RETRY_SECONDS = 0.5
 CLOSE_TIMEOUT_SECONDS = 2.0
+STARTUP_CALL_TIMEOUT_SECONDS = 60.0
 _T = TypeVar("_T")
 
 ClientFactory = Callable[[], Client[Any]]
@@ -321,7 +322,19 @@ async def check_same_market(tools: ReconnectingMcpTools, services: RunServices, 
     client = tools.client
     wanted = str(services.settings.source)
     for symbol in services.symbols:
-        result = await client.call_tool("get_quote", {"symbol": symbol}, raise_on_error=False)
+        try:
+            # The suite opens its services on its first call (database, feed): allow for it.
+            result = await client.call_tool(
+                "get_quote",
+                {"symbol": symbol},
+                raise_on_error=False,
+                timeout=STARTUP_CALL_TIMEOUT_SECONDS,
+            )
+        except Exception as exc:  # noqa: BLE001 - any failure here is a refusal to start
+            raise ConfigurationError(
+                f"the suite at {url} did not answer get_quote for {symbol} "
+                f"({_describe(exc)}): nothing traded"
+            ) from None
         content = result.structured_content if not result.is_error else None
         source = str((content or {}).get("source", ""))
         if source.split(":")[0] != wanted:
