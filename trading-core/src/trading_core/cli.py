@@ -312,6 +312,23 @@ def backtest(
         int | None, typer.Option(metavar="N", help="Seed of the simulated fills.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME=V1,V2",
+            help="Sweep a parameter (repeat for a grid): an agent parameter (fast=5,10), a "
+            "committee member's (trend_hunter.adx_period=14,20) or entry_threshold, "
+            "exit_threshold, order_fraction. Writes comparison.csv and comparison.html.",
+        ),
+    ] = None,
+    rank: Annotated[
+        str,
+        typer.Option(metavar="METRIC", help="What --grid ranks by (sharpe, total_return, ...)."),
+    ] = "sharpe",
+    jobs: Annotated[
+        int | None,
+        typer.Option(metavar="N", min=1, help="Processes for --grid (default: one per core)."),
+    ] = None,
 ) -> None:
     """Backtest an agent over recorded bars with the live orchestrator, and write a report.
 
@@ -333,6 +350,9 @@ def backtest(
             seed=seed,
             agent=_agent_overrides(agent, agents),
         )
+        if grid:
+            _sweep(settings, grid, report=report, rank=rank, jobs=jobs, window=(start, end))
+            return
         result = asyncio.run(
             _until_interrupted(
                 lambda stop: run_backtest(
@@ -352,6 +372,51 @@ def backtest(
     if progress is not None:
         progress.done()
     typer.echo(_backtest_summary(result))
+
+
+def _sweep(
+    settings: Settings,
+    specs: list[str],
+    *,
+    report: Path,
+    rank: str,
+    jobs: int | None,
+    window: tuple[datetime | None, datetime | None],
+) -> None:
+    """``backtest --grid``: every combination in parallel, a progress line, a ranked table."""
+    from trading_core.reporting.grid import GridOutcome, grid_points, parse_grid, run_grid
+    from trading_core.reporting.report import format_metric, metric_kind
+
+    points = grid_points(settings.agent, parse_grid(specs))
+    typer.echo(f"sweeping {len(points)} parameter sets", err=True)
+
+    def done(outcome: GridOutcome, finished: int, total: int) -> None:
+        shown = ", ".join(f"{k}={v}" for k, v in outcome.point.values.items())
+        status = outcome.error or f"{outcome.bars:,} bars in {outcome.seconds:.1f} s"
+        filled = round(20 * finished / total)
+        bar = "#" * filled + "-" * (20 - filled)
+        typer.echo(f"[{bar}] {finished}/{total} {shown}: {status}", err=True)
+
+    start, end = window
+    result = run_grid(
+        settings,
+        points,
+        report_dir=report,
+        rank_by=rank,
+        start=start,
+        end=end,
+        jobs=jobs,
+        on_done=done,
+    )
+    typer.echo(f"best by {rank}:")
+    for position, outcome in enumerate(result.outcomes[:5], start=1):
+        shown = ", ".join(f"{k}={v}" for k, v in outcome.point.values.items())
+        value = (outcome.metrics or {}).get(rank)
+        typer.echo(f"  {position}. {shown}: {rank} {format_metric(value, metric_kind(rank))}")
+    typer.echo(
+        f"{result.bars:,} bars in {result.seconds:.1f} s ({result.bars_per_second:,.0f} bars/s)"
+    )
+    typer.echo(f"comparison: {result.csv_path}\n            {result.html_path}")
 
 
 def _moment(flag: str, text: str | None) -> datetime | None:

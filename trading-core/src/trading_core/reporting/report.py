@@ -133,6 +133,14 @@ def format_metric(value: float | int | None, kind: MetricKind) -> str:
     return f"{value:.3f}"
 
 
+def metric_kind(name: str) -> MetricKind:
+    """How the statistic ``name`` (a field of PerformanceReport) is formatted."""
+    for field, _, kind in METRICS:
+        if field == name:
+            return kind
+    raise KeyError(name)
+
+
 def metric_rows(metrics: PerformanceReport) -> list[tuple[str, str]]:
     """(label, formatted value) of every statistic in :data:`METRICS`."""
     values = metrics.model_dump()
