@@ -72,6 +72,7 @@ def serve(name: str, argv: Sequence[str] | None = None) -> int:
         port=args.port if args.port is not None else settings.mcp.port,
         host_origin_protection=True,
         allowed_origins=settings.mcp.allowed_origins or None,
+        allowed_hosts=settings.mcp.allowed_hosts or None,
     )
     return 0
 

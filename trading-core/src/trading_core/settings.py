@@ -141,6 +141,10 @@ class McpSettings(_Section):
     """Principal name -> bearer token for HTTP (``trading-core`` is the autonomous principal)."""
     allowed_origins: list[str] = Field(default_factory=list)
     """Origins allowed besides the server's own host (browser-based clients)."""
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Host header names accepted besides loopback (``127.0.0.1``, ``localhost``, ``::1``), the
+    port ignored: a suite bound to ``0.0.0.0`` and reached by another container as
+    ``http://mcp-suite:8765/mcp`` needs ``["mcp-suite"]``. Anything else is refused (421)."""
     requests_per_second: float = Field(default=20.0, gt=0)
     burst: int = Field(default=40, gt=0)
     feed_timeframe: str = "1m"
@@ -318,6 +322,37 @@ class TelegramSettings(_Section):
     alert_burst: int = Field(default=3, ge=1, le=20)
 
 
+class InfluxSettings(_Section):
+    """InfluxDB 2 time series of a run: bars, equity, fills and decisions (off unless ``url``).
+
+    Points are batched and sent in the background; a slow or dead InfluxDB never blocks trading:
+    beyond ``buffer_points`` waiting, the oldest are dropped and counted
+    (``influx_points_dropped_total``).
+    """
+
+    url: str | None = None
+    """The server, e.g. ``http://influxdb:8086`` (``TRADING_INFLUX__URL``); unset: no writes."""
+    org: str = "trading"
+    bucket: str = "trading"
+    token: SecretStr | None = None
+    """An API token allowed to write to the bucket (``TRADING_INFLUX__TOKEN``)."""
+    batch_size: int = Field(default=5000, gt=0, le=50_000)
+    """Points per write request (InfluxData's advice for line protocol batches: 5,000 lines)."""
+    flush_seconds: float = Field(default=5.0, gt=0, le=300)
+    """A batch smaller than ``batch_size`` is sent at the latest this long after its first point."""
+    buffer_points: int = Field(default=100_000, gt=0, le=10_000_000)
+    """Points held while InfluxDB is slow or down; past that the oldest are dropped."""
+
+    @model_validator(mode="after")
+    def _buffer_holds_a_batch(self) -> InfluxSettings:
+        if self.buffer_points < self.batch_size:
+            raise ValueError(
+                f"buffer_points ({self.buffer_points}) must hold at least one batch "
+                f"(batch_size {self.batch_size})"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Everything `trading-core` reads from configuration."""
 
@@ -359,6 +394,7 @@ class Settings(BaseSettings):
     assistant: AssistantSettings = Field(default_factory=AssistantSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     tools: RunToolsSettings = Field(default_factory=RunToolsSettings)
+    influx: InfluxSettings = Field(default_factory=InfluxSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -129,10 +129,12 @@ class Pipeline:
         bus: Bus,
         metrics: MetricsSink,
         tools: Tools | None = None,
+        on_decision: Callable[[Decision], None] | None = None,
     ) -> None:
         """``orders`` only receives the simulated market's quotes; orders go through ``tools``.
 
         Without ``tools``, in-process tools over ``orders`` with the default approval policy.
+        ``on_decision`` sees every decision as it is recorded (the InfluxDB recorder).
         """
         self._config = config
         self._clock = clock
@@ -149,6 +151,7 @@ class Pipeline:
         self._store = store
         self._bus = bus
         self._metrics = metrics
+        self._on_decision = on_decision
         self._symbols: dict[str, _SymbolState] = {}
         self._decisions: list[Decision] = []
         self._bars: list[Bar] = []
@@ -465,6 +468,8 @@ class Pipeline:
         self._decisions.append(decision)
         self.stats.decisions[verdict.decision_type] += 1
         self._metrics.record_decision(verdict.decision_type)
+        if self._on_decision is not None:
+            self._on_decision(decision)
 
     def _quote(self, bar: Bar, price: Decimal, at: datetime) -> Quote:
         return quote_around(

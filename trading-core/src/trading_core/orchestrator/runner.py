@@ -36,6 +36,7 @@ from trading_core.marketdata.loaders import load_bars_frame
 from trading_core.marketdata.replay import ReplaySource
 from trading_core.marketdata.synthetic import SyntheticSource
 from trading_core.orchestrator.agent_setup import build_agent
+from trading_core.orchestrator.influx_recorder import InfluxRecorder, influx_recording
 from trading_core.orchestrator.live_upkeep import LiveUpkeep
 from trading_core.orchestrator.pacing import paced
 from trading_core.orchestrator.pipeline import Pipeline, PipelineConfig, PipelineStats
@@ -322,12 +323,20 @@ async def run(
         server = metrics.serve(settings.metrics_port) if settings.metrics_port is not None else None
         exits = AsyncExitStack()  # the run's tools, closed before the bus and the store
         try:
+            # InfluxDB (off unless [influx] url): sees bars and fills as an observer, decisions
+            # and equity through the pipeline's hooks; closed last of the exits.
+            influx = await exits.enter_async_context(
+                influx_recording(settings.influx, metrics.registry)
+            )
+            observer = _with_recorder(observer, influx)
             ledger = _ledger(Portfolio.start(cash, base_currency=currency), observer)
             book_sync = None
             if prepared.realtime and not live:
                 # The paper account itself, shared with the MCP servers: its book is every fill
                 # the store holds, adopted again under the order gate before each order.
-                shared = Account(store, instruments, currency=currency, initial_cash=cash)
+                shared = Account(
+                    store, instruments, currency=currency, initial_cash=cash, ledger=ledger
+                )
                 await shared.sync()
                 ledger, book_sync = shared.ledger, shared.sync
             upkeep: LiveUpkeep | None = None
@@ -426,6 +435,7 @@ async def run(
                 bus=bus,
                 metrics=metrics,
                 tools=run_tools,
+                on_decision=influx.on_decision if influx is not None else None,
             )
             await _event(store, clock, "run_started", f"run {run_id} on {prepared.source.name}")
             on_slice = None
@@ -444,7 +454,7 @@ async def run(
             stopped = await pipeline.run(
                 bars,
                 stop=stop,
-                on_slice=on_slice,
+                on_slice=_with_equity(on_slice, influx, ledger, account=orders.account),
                 # A live feed's next bar is minutes away: decide once every symbol's bar is in.
                 symbols_per_slice=len(symbols) if prepared.realtime else None,
             )
@@ -512,6 +522,48 @@ class _ObservedLedger(PortfolioLedger):
         if applied:
             self._observer.on_fill(fill)
         return applied
+
+
+class _BothObservers:
+    """The caller's observer and the InfluxDB recorder, in that order."""
+
+    def __init__(self, first: RunObserver, second: RunObserver) -> None:
+        self._first, self._second = first, second
+
+    def on_bar(self, bar: Bar) -> None:
+        self._first.on_bar(bar)
+        self._second.on_bar(bar)
+
+    def on_fill(self, fill: Fill) -> None:
+        self._first.on_fill(fill)
+        self._second.on_fill(fill)
+
+
+def _with_recorder(
+    observer: RunObserver | None, influx: InfluxRecorder | None
+) -> RunObserver | None:
+    if influx is None:
+        return observer
+    return influx if observer is None else _BothObservers(observer, influx)
+
+
+def _with_equity(
+    on_slice: Callable[[PipelineStats, datetime], None] | None,
+    influx: InfluxRecorder | None,
+    ledger: PortfolioLedger,
+    *,
+    account: str,
+) -> Callable[[PipelineStats, datetime], None] | None:
+    """``on_slice``, also recording the account's equity after each slice when InfluxDB is on."""
+    if influx is None:
+        return on_slice
+
+    def recorded(stats: PipelineStats, at: datetime) -> None:
+        influx.on_equity(ledger.portfolio, account=account, at=at)
+        if on_slice is not None:
+            on_slice(stats, at)
+
+    return recorded
 
 
 def _ledger(portfolio: Portfolio, observer: RunObserver | None) -> PortfolioLedger:

@@ -29,14 +29,19 @@ class Account:
         currency: str,
         initial_cash: Decimal,
         name: str = PAPER_ACCOUNT,
+        ledger: PortfolioLedger | None = None,
     ) -> None:
+        """``ledger``: an empty one to fill (a run passes one that tells its observers about
+        fills); default a new one starting from ``initial_cash``."""
         self._store = store
         self._instruments = instruments
         self.name = name
         """The book shown and traded: the paper account, or a replay's own book."""
         self.currency = currency
         self.initial_cash = initial_cash
-        self.ledger = PortfolioLedger(Portfolio.start(initial_cash, base_currency=currency))
+        self.ledger = ledger or PortfolioLedger(
+            Portfolio.start(initial_cash, base_currency=currency)
+        )
         self.foreign_fills = 0
         """Fills in instruments of another currency (left out of this account)."""
 
