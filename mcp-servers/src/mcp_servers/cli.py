@@ -25,6 +25,7 @@ from trading_core.services.container import preflight
 from trading_core.settings import Settings, load_settings
 
 from .auth import PrincipalTokenVerifier
+from .metrics import McpMetrics, serve_metrics
 from .runtime import Runtime
 from .suite import build_server
 
@@ -77,9 +78,10 @@ def serve(name: str, argv: Sequence[str] | None = None) -> int:
 
 async def prepare_for_http(server: FastMCP[Any], settings: Settings) -> None:
     """What a server gets before it serves HTTP: bearer tokens naming principals, each tool's
-    input schema cached, and a rate limit per principal."""
+    input schema cached, its metrics at ``/metrics``, and a rate limit per principal."""
     server.auth = PrincipalTokenVerifier(settings.mcp.tokens)
     await cache_input_schemas(server)
+    serve_metrics(server, McpMetrics())
     server.add_middleware(
         RateLimitingMiddleware(
             max_requests_per_second=settings.mcp.requests_per_second,

@@ -48,16 +48,35 @@ def test_gauges_take_decimals_and_report_their_value() -> None:
 
     metrics.set_equity(Decimal("100250.75"))
     metrics.set_cash(Decimal("-12.5"))
-    metrics.set_drawdown_pct(Decimal("5.25"))
-    metrics.set_daily_pnl_pct(Decimal("-2.5"))
+    metrics.set_drawdown_ratio(Decimal("0.0525"))
+    metrics.set_daily_pnl_ratio(Decimal("-0.025"))
+    metrics.set_broker_connected("ib", False)
+    metrics.set_broker_connected("paper", True)
     metrics.set_data_feed_last_update("ETH/USD", datetime(2024, 3, 1, tzinfo=UTC))
 
     lines = _lines(metrics)
     assert "trading_equity 100250.75" in lines
     assert "trading_cash -12.5" in lines
-    assert "trading_drawdown_pct 5.25" in lines
-    assert "trading_daily_pnl_pct -2.5" in lines
+    assert "trading_drawdown_ratio 0.0525" in lines
+    assert "trading_daily_pnl_ratio -0.025" in lines
+    assert 'trading_broker_connected{broker="ib"} 0.0' in lines
+    assert 'trading_broker_connected{broker="paper"} 1.0' in lines
     assert 'data_feed_last_update_timestamp_seconds{symbol="ETH/USD"} 1.7092512e+09' in lines
+
+
+def test_order_latency_is_a_histogram_in_seconds_per_broker() -> None:
+    metrics = Metrics()
+
+    metrics.observe_order_latency("kraken", 0.3)
+    metrics.observe_order_latency("kraken", 4.0)
+    metrics.observe_order_latency("paper", -1e-9)  # a clock step back is not negative latency
+
+    lines = _lines(metrics)
+    assert 'trading_order_latency_seconds_count{broker="kraken"} 2.0' in lines
+    assert 'trading_order_latency_seconds_sum{broker="kraken"} 4.3' in lines
+    assert 'trading_order_latency_seconds_bucket{broker="kraken",le="0.5"} 1.0' in lines
+    assert 'trading_order_latency_seconds_bucket{broker="kraken",le="5.0"} 2.0' in lines
+    assert 'trading_order_latency_seconds_bucket{broker="paper",le="0.0005"} 1.0' in lines
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
     generate_latest,
     start_http_server,
 )
@@ -30,6 +31,23 @@ TRADING_STATE_VALUES: Final = {
     TradingState.KILLED: 3,
 }
 _SERVER_STOP_TIMEOUT_SECONDS: Final = 5.0
+ORDER_LATENCY_BUCKETS: Final = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+"""From a paper fill (well under a millisecond) to a slow venue (seconds)."""
 
 
 class MetricsServer:
@@ -79,10 +97,14 @@ class Metrics:
         self._equity = Gauge("trading_equity", "Portfolio equity, marked to market.", registry=r)
         self._cash = Gauge("trading_cash", "Cash balance.", registry=r)
         self._drawdown = Gauge(
-            "trading_drawdown_pct", "Drawdown from the high-water mark, in percent.", registry=r
+            "trading_drawdown_ratio",
+            "Drawdown from the high-water mark, as a fraction (0.05 is 5 %).",
+            registry=r,
         )
         self._daily_pnl = Gauge(
-            "trading_daily_pnl_pct", "P&L since start-of-day equity, in percent.", registry=r
+            "trading_daily_pnl_ratio",
+            "P&L since start-of-day equity, as a signed fraction (-0.02 is -2 %).",
+            registry=r,
         )
         self._state = Gauge(
             "trading_state", "Trading state: 0 ACTIVE, 1 REDUCING, 2 HALTED, 3 KILLED.", registry=r
@@ -94,6 +116,19 @@ class Metrics:
             "data_feed_last_update_timestamp_seconds",
             "Unix time of the last market data received, by symbol.",
             ["symbol"],
+            registry=r,
+        )
+        self._broker_connected = Gauge(
+            "trading_broker_connected",
+            "1 while the broker answers (the paper broker always), 0 once it stopped answering.",
+            ["broker"],
+            registry=r,
+        )
+        self._order_latency = Histogram(
+            "trading_order_latency_seconds",
+            "From an order leaving the order service to the broker's answer.",
+            ["broker"],
+            buckets=ORDER_LATENCY_BUCKETS,
             registry=r,
         )
         self._bus_dropped = Counter(
@@ -120,13 +155,20 @@ class Metrics:
     def set_cash(self, value: Decimal) -> None:
         self._cash.set(float(value))
 
-    def set_drawdown_pct(self, value: Decimal) -> None:
-        """Drawdown in percent, as ``Portfolio.drawdown_pct`` (5 means 5 %)."""
+    def set_drawdown_ratio(self, value: Decimal) -> None:
+        """Drawdown as a fraction (``Portfolio.drawdown_pct / 100``: 0.05 means 5 %)."""
         self._drawdown.set(float(value))
 
-    def set_daily_pnl_pct(self, value: Decimal) -> None:
-        """Daily P&L in percent, as ``Portfolio.daily_pnl_pct`` (-2 means -2 %)."""
+    def set_daily_pnl_ratio(self, value: Decimal) -> None:
+        """Daily P&L as a signed fraction (``Portfolio.daily_pnl_pct / 100``)."""
         self._daily_pnl.set(float(value))
+
+    def set_broker_connected(self, broker: str, connected: bool) -> None:
+        self._broker_connected.labels(broker=broker).set(1 if connected else 0)
+
+    def observe_order_latency(self, broker: str, seconds: float) -> None:
+        """One order's round trip to ``broker`` (wall time, measured by the order service)."""
+        self._order_latency.labels(broker=broker).observe(max(0.0, seconds))
 
     def set_trading_state(self, state: TradingState) -> None:
         self._state.set(TRADING_STATE_VALUES[state])

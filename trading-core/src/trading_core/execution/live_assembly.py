@@ -103,7 +103,7 @@ async def open_live_execution(
     broker: LiveVenue
     dead_man: Callable[[timedelta], Awaitable[object]] | None
     if settings.source is SourceKind.IB:
-        broker, account = await _ib_broker(settings, clock, state, ib)
+        broker, account = await _ib_broker(settings, clock, state, ib, metrics)
         dead_man = None
     else:
         kraken = _kraken_broker(settings, clock)
@@ -182,18 +182,22 @@ def _kraken_broker(settings: Settings, clock: Clock) -> KrakenBroker:
 
 
 async def _ib_broker(
-    settings: Settings, clock: Clock, state: TradingStateService, ib: Any
+    settings: Settings, clock: Clock, state: TradingStateService, ib: Any, metrics: MetricsSink
 ) -> tuple[LiveVenue, str]:
     # Imported here: ib_async is only needed by a run that trades IB.
     from .ib_broker import IB_ACCOUNT, IbBroker
 
+    broker_name = IbBroker.name  # the metric's label
+
     async def lost(reason: str) -> None:
+        metrics.set_broker_connected(broker_name, False)
         await state.reduce(reason=f"IB connection lost: {reason}", by=WATCHDOG)
         await state.alert(
             _watchdog_event(clock, Severity.CRITICAL, f"IB connection lost: {reason}")
         )
 
     async def restored() -> None:
+        metrics.set_broker_connected(broker_name, True)
         await state.alert(
             _watchdog_event(
                 clock,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -154,8 +155,11 @@ class OrderService:
         book_sync: BookSync | None = None,
         owner_alive: OwnerAlive | None = None,
         firm: FirmView | None = None,
+        timer: Callable[[], float] = time.perf_counter,
     ) -> None:
+        """``timer`` measures order latency for the metrics only (never a decision's input)."""
         self._broker = broker
+        self._timer = timer
         self._store = store
         self._clock = clock
         self._instruments = instruments
@@ -539,17 +543,25 @@ class OrderService:
             return await self._reject(order, late)
         # The order leaves now (even a lost answer may have reached the broker): consume budget.
         self._throttles.record_submit(request, decision.notional, self._clock.now())
+        started = self._timer()
         try:
             report = await self._broker.submit(order)
         except (BrokerError, TimeoutError, ConnectionError) as exc:
+            self._observe_submit(started, answered=False)
             unknown = order.transition(OrderStatus.UNKNOWN, at=self._clock.now(), reason=str(exc))
             await self._record(unknown, ())
             return OrderOutcome(
                 status=OutcomeStatus.UNKNOWN, risk=decision, order=unknown, message=str(exc)
             )
+        self._observe_submit(started, answered=True)
         fills = await self._record(report.order, report.fills)
         outcome = _outcome_of(report.order, duplicate=False)
         return outcome.model_copy(update={"risk": decision, "fills": fills})
+
+    def _observe_submit(self, started: float, *, answered: bool) -> None:
+        # A venue without a connection of its own (REST) is "connected" while it answers.
+        self._metrics.observe_order_latency(self._broker.name, self._timer() - started)
+        self._metrics.set_broker_connected(self._broker.name, answered)
 
     async def cancel_all(self, symbol: str | None = None, *, by: str, why: str) -> list[Order]:
         """Cancel every working order (of ``symbol``). Never blocked by risk or throttles.

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from trading_core.audit_trail import state_change_row
 from trading_core.domain.errors import BusUnavailableError, TradingError
 from trading_core.domain.state import Severity, SystemEvent, TradingState
-from trading_core.ports.bus import SESSION_STATE_KEY, Bus
+from trading_core.ports.bus import SESSION_STATE_KEY, Bus, circuit_key
 from trading_core.ports.clock import Clock
 from trading_core.ports.store import Store
 from trading_core.risk import breakers, states
@@ -102,6 +102,8 @@ class TradingStateService:
             breaker_limits=breaker_limits,
         )
         await service._commit((record, events), force=stored is None)
+        if key == STATE_KEY:
+            await service._announce_session_state(service._record)  # the bus may be new
         return service
 
     @property
@@ -374,6 +376,17 @@ class TradingStateService:
             await self._bus.publish("alerts", event.model_dump(mode="json", exclude={"id"}))
 
     async def _announce_session_state(self, record: StateRecord) -> None:
-        # The store holds the state; the bus key is a cache for dashboards and Telegram.
+        # The store holds the state; the bus keys are a cache for dashboards and Telegram.
         with contextlib.suppress(BusUnavailableError):
             await self._bus.set(SESSION_STATE_KEY, record.state.value)
+            for component, value in circuit_levels(record).items():
+                await self._bus.set(circuit_key(component), value)
+
+
+def circuit_levels(record: StateRecord) -> dict[str, str]:
+    """What ``circuit:{component}`` shows: each breaker's level and the kill switch."""
+    return {
+        "drawdown": record.breaker_tier.name.lower(),
+        "daily_loss": str(record.daily_level.value),
+        "kill_switch": "on" if record.kill_switch else "off",
+    }

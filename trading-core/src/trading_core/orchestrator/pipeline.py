@@ -16,6 +16,7 @@ only the simulated market (quotes for the paper broker) reaches the order servic
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from trading_core.orchestrator.rules import ENTRY_THRESHOLD, EXIT_THRESHOLD, Ver
 from trading_core.orchestrator.sizing import entry_size
 from trading_core.portfolio.ledger import PortfolioLedger
 from trading_core.ports.agent import Agent, AgentContext, FilterVerdict
-from trading_core.ports.bus import Bus
+from trading_core.ports.bus import REGIME_KEY, Bus
 from trading_core.ports.clock import Clock
 from trading_core.ports.metrics import MetricsSink
 from trading_core.ports.store import Store
@@ -137,6 +138,8 @@ class Pipeline:
         self._instruments = instruments
         self._orders = orders
         self._tools: Tools = tools or InProcessTools.over(orders, store=store, clock=clock)
+        self._regimes: dict[str, tuple[str, str]] = {}
+        """symbol -> (regime, as of): what ``regime:current`` shows."""
         self._trading_state = state
         self._ledger = ledger
         self._store = store
@@ -192,8 +195,8 @@ class Pipeline:
         self.stats.max_drawdown_pct = max(self.stats.max_drawdown_pct, portfolio.drawdown_pct)
         self._metrics.set_equity(portfolio.equity)
         self._metrics.set_cash(portfolio.cash)
-        self._metrics.set_drawdown_pct(portfolio.drawdown_pct)
-        self._metrics.set_daily_pnl_pct(portfolio.daily_pnl_pct)
+        self._metrics.set_drawdown_ratio(portfolio.drawdown_pct / 100)
+        self._metrics.set_daily_pnl_ratio(portfolio.daily_pnl_pct / 100)
         if len(self._decisions) >= DECISION_FLUSH_ROWS:
             await self.flush()
 
@@ -242,6 +245,7 @@ class Pipeline:
         quote = self._quote(bar, bar.close, bar.close_time)
         self.stats.fills += len(await self._orders.on_quote(quote))
         await self._bus.set_quote(quote)
+        await self._bus.publish("quotes", quote.model_dump(mode="json"))
         state.closes.append(float(bar.close))
         indicators = state.indicators.update(float(bar.high), float(bar.low), float(bar.close))
         position = self._ledger.portfolio.position(bar.symbol).quantity
@@ -252,6 +256,7 @@ class Pipeline:
             history = tuple(state.bars)
             if len(history) >= REGIME_MIN_BARS:
                 regime = str(classify_regime(history).regime)
+                await self._announce_regime(bar, regime)
         context = AgentContext(
             bar=bar,
             closes=tuple(state.closes),
@@ -295,6 +300,16 @@ class Pipeline:
             shrunk = f"{verdict.reasoning}; size x{said.size_multiplier:g} ({said.reason})"
             return Verdict(verdict.decision_type, shrunk), said.size_multiplier
         return verdict, 1.0
+
+    async def _announce_regime(self, bar: Bar, regime: str) -> None:
+        """``regime:current`` holds every symbol's latest reading; a change is published."""
+        if self._regimes.get(bar.symbol, (None,))[0] == regime:
+            return
+        self._regimes[bar.symbol] = (regime, bar.close_time.isoformat())
+        reading = {"symbol": bar.symbol, "regime": regime, "at": bar.close_time.isoformat()}
+        await self._bus.publish("regime", reading)
+        current = {symbol: {"regime": r, "at": at} for symbol, (r, at) in self._regimes.items()}
+        await self._bus.set(REGIME_KEY, json.dumps(current, sort_keys=True))
 
     async def _execute(self, symbol: str, pending: _Pending, quote: Quote) -> _Sent | str:
         try:

@@ -377,6 +377,8 @@ async def run(
                 broker, quotes = execution.broker, execution.quotes
                 state, orders = execution.state, execution.orders
             orders.wire_kill_switch(flatten=settings.kill_switch.flatten == "all")
+            # Opened means answering: the start-up reconciliation (live) has just talked to it.
+            metrics.set_broker_connected(broker.name, True)
             services = RunServices(
                 settings=settings,
                 run_id=run_id,

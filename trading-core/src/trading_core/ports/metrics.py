@@ -26,9 +26,13 @@ class MetricsSink(Protocol):
 
     def set_cash(self, value: Decimal) -> None: ...
 
-    def set_drawdown_pct(self, value: Decimal) -> None: ...
+    def set_drawdown_ratio(self, value: Decimal) -> None: ...
 
-    def set_daily_pnl_pct(self, value: Decimal) -> None: ...
+    def set_daily_pnl_ratio(self, value: Decimal) -> None: ...
+
+    def set_broker_connected(self, broker: str, connected: bool) -> None: ...
+
+    def observe_order_latency(self, broker: str, seconds: float) -> None: ...
 
     def set_trading_state(self, state: TradingState) -> None: ...
 
@@ -60,10 +64,16 @@ class NullMetrics:
     def set_cash(self, value: Decimal) -> None:
         return None
 
-    def set_drawdown_pct(self, value: Decimal) -> None:
+    def set_drawdown_ratio(self, value: Decimal) -> None:
         return None
 
-    def set_daily_pnl_pct(self, value: Decimal) -> None:
+    def set_daily_pnl_ratio(self, value: Decimal) -> None:
+        return None
+
+    def set_broker_connected(self, broker: str, connected: bool) -> None:
+        return None
+
+    def observe_order_latency(self, broker: str, seconds: float) -> None:
         return None
 
     def set_trading_state(self, state: TradingState) -> None:
