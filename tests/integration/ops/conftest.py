@@ -65,3 +65,9 @@ def amtool() -> Path:
             f"(0.26+ can): {INSTALL_HINT}"
         )
     return path
+
+
+@pytest.fixture(scope="session")
+def alertmanager_bin(amtool: Path) -> Path:
+    """The server of the same package as ``amtool`` (Debian names it prometheus-alertmanager)."""
+    return _binary("prometheus-alertmanager")
