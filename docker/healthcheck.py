@@ -1,8 +1,8 @@
 """Container health check: GET a URL inside the container, healthy on one of the given statuses.
 
 ``python trading-healthcheck URL [STATUS ...]`` exits 0 when the answer's status is one of
-STATUS (default 200), else 1. The MCP suite is healthy when ``/mcp`` refuses a request without a
-token (401: serving, and authentication is on); trading-core when ``/metrics`` answers 200.
+STATUS (default 200), else 1. Both images are healthy when their ``/metrics`` answers 200 (the
+MCP suite serves it beside ``/mcp``).
 Standard library only: the images carry no curl or wget.
 """
 

@@ -41,6 +41,6 @@ USER 10001:10001
 WORKDIR /var/lib/trading
 EXPOSE 8765
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "/usr/local/bin/trading-healthcheck", "http://127.0.0.1:8765/mcp", "401"]
+    CMD ["python", "/usr/local/bin/trading-healthcheck", "http://127.0.0.1:8765/metrics", "200"]
 ENTRYPOINT ["trading-entrypoint"]
 CMD ["mcp-suite", "--transport", "http", "--host", "0.0.0.0", "--port", "8765"]

@@ -175,10 +175,11 @@ def _initialize(port: int, token: str, host: str) -> int:
         connection.close()
 
 
-def test_the_suite_healthcheck_is_a_refused_anonymous_request(suite: tuple[int, str]) -> None:
+def test_the_suite_healthcheck_is_its_metrics_page(suite: tuple[int, str]) -> None:
     port, _ = suite
+    assert _health(f"http://127.0.0.1:{port}/metrics", "200").returncode == 0
+    # /mcp itself still refuses an anonymous request: authentication is on.
     assert _health(f"http://127.0.0.1:{port}/mcp", "401").returncode == 0
-    assert _health(f"http://127.0.0.1:{port}/mcp", "200").returncode == 1
 
 
 def test_the_suite_answers_trading_core_by_its_service_name_and_no_other(

@@ -378,6 +378,9 @@ class Settings(BaseSettings):
     on_stop: Literal["cancel", "keep"] = "cancel"
     """Open orders when a run is stopped early (Ctrl-C, SIGTERM): cancel them, or leave them."""
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    """Where ``/metrics`` listens: this machine only by default; ``0.0.0.0`` in a container,
+    so that Prometheus in another one can scrape it."""
     initial_cash: dict[str, Decimal] = Field(
         default_factory=lambda: {"USD": Decimal(100_000), "BTC": Decimal(10)}
     )

@@ -320,7 +320,11 @@ async def run(
         await store.upgrade()
         bus = await open_bus(settings.redis_url, clock)
         metrics = Metrics()
-        server = metrics.serve(settings.metrics_port) if settings.metrics_port is not None else None
+        server = (
+            metrics.serve(settings.metrics_port, host=settings.metrics_host)
+            if settings.metrics_port is not None
+            else None
+        )
         exits = AsyncExitStack()  # the run's tools, closed before the bus and the store
         try:
             # InfluxDB (off unless [influx] url): sees bars and fills as an observer, decisions
