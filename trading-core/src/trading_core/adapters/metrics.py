@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
@@ -137,17 +137,17 @@ class Metrics:
 
     def record_decision(self, decision_type: str) -> None:
         """Count one decision (``DecisionType`` values: entry, exit, hold, skip, ...)."""
-        self._decisions.labels(decision_type=str(decision_type)).inc()
+        _child(self._decisions, str(decision_type)).inc()
 
     def record_order(self, status: str) -> None:
         """Count an order reaching ``status`` (``OrderStatus`` values)."""
-        self._orders.labels(status=str(status)).inc()
+        _child(self._orders, str(status)).inc()
 
     def record_fill(self) -> None:
         self._fills.inc()
 
     def record_bar(self, symbol: str) -> None:
-        self._bars.labels(symbol=symbol).inc()
+        _child(self._bars, symbol).inc()
 
     def set_equity(self, value: Decimal) -> None:
         self._equity.set(float(value))
@@ -180,7 +180,7 @@ class Metrics:
         """Mark market data for ``symbol`` as received at ``at`` (timezone-aware)."""
         if at.tzinfo is None:
             raise ValueError("timestamps must be timezone-aware")
-        self._feed_last_update.labels(symbol=symbol).set(at.timestamp())
+        _child(self._feed_last_update, symbol).set(at.timestamp())
 
     def record_bus_drops(self, count: int = 1) -> None:
         """Count bus messages dropped; pass ``metrics.record_bus_drops`` as a bus ``on_drop``."""
@@ -196,3 +196,18 @@ class Metrics:
         """Serve this registry over HTTP on ``host:port`` in a daemon thread; port 0 picks one."""
         server, thread = start_http_server(port, addr=host, registry=self.registry)
         return MetricsServer(server, thread)
+
+
+_CHILDREN: Final = "_trading_children"
+
+
+def _child(metric: Any, label: str) -> Any:
+    """``metric.labels(label)`` for a one-label metric, kept: the lookup runs every bar."""
+    children: dict[str, Any] | None = getattr(metric, _CHILDREN, None)
+    if children is None:
+        children = {}
+        setattr(metric, _CHILDREN, children)
+    child = children.get(label)
+    if child is None:
+        child = children[label] = metric.labels(label)
+    return child

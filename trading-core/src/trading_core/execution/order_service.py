@@ -159,6 +159,8 @@ class OrderService:
     ) -> None:
         """``timer`` measures order latency for the metrics only (never a decision's input)."""
         self._broker = broker
+        # Checked once: a runtime Protocol check costs microseconds, twice a bar per symbol.
+        self._bar_market: BarMarket | None = broker if isinstance(broker, BarMarket) else None
         self._timer = timer
         self._store = store
         self._clock = clock
@@ -617,8 +619,8 @@ class OrderService:
     async def on_bar_open(self, quote: Quote, *, known_volume: Decimal | None) -> list[Fill]:
         """A bar opens at ``quote``: a simulated venue works its book against the bar (see
         :class:`~trading_core.ports.broker.BarMarket`); any other broker just gets the quote."""
-        broker = self._broker
-        if isinstance(broker, BarMarket):
+        broker = self._bar_market
+        if broker is not None:
             return await self._feed(
                 quote, lambda: broker.open_bar(quote, known_volume=known_volume)
             )
@@ -626,8 +628,8 @@ class OrderService:
 
     async def on_bar_close(self, bar: Bar, quote: Quote) -> list[Fill]:
         """A bar closes at ``quote``: resting orders its range reached may fill (simulated)."""
-        broker = self._broker
-        if isinstance(broker, BarMarket):
+        broker = self._bar_market
+        if broker is not None:
             return await self._feed(quote, lambda: broker.close_bar(bar, quote))
         return await self.on_quote(quote)
 

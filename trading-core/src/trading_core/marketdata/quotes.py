@@ -36,7 +36,11 @@ def quote_around(
     ask = round_to_tick(price + half_spread, step, ROUND_CEILING)
     if bid <= 0:
         bid = step  # a spread wider than the price itself: quote the smallest positive bid
-    return Quote(
+    if price <= 0 or timestamp.tzinfo is None or volume < 0:
+        raise ValueError(f"no quote around price {price} at {timestamp!r}, volume {volume}")
+    # Built without re-validation: every field is checked above or derived so it holds
+    # (bid <= ask, both positive), and this runs three times a bar in a replay.
+    return Quote.model_construct(
         symbol=symbol,
         bid=bid,
         ask=ask,

@@ -45,7 +45,35 @@ def json_safe(value: Any) -> Any:
 
 
 def dumps_json(value: Any) -> str:
-    return json.dumps(json_safe(value), separators=(",", ":"), allow_nan=False)
+    """``value`` as compact JSON text, exactly as ``json.dumps(json_safe(value))`` writes it.
+
+    The common case (no NaN, string keys) is encoded in one pass with ``default`` for the
+    values JSON lacks; anything else takes the walk through :func:`json_safe`.
+    """
+    try:
+        return json.dumps(
+            value,
+            separators=(",", ":"),
+            allow_nan=False,
+            default=_json_default,
+            check_circular=False,
+        )
+    except (ValueError, TypeError, RecursionError):
+        return json.dumps(json_safe(value), separators=(",", ":"), allow_nan=False)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return json_safe(value.value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    if isinstance(value, BaseModel):
+        return json_safe(value.model_dump(mode="json"))
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
 def loads_json(text: str | bytes) -> Any:

@@ -322,7 +322,9 @@ class SqlStore(ABC):
         return len(rows)
 
     def _decision_row(self, decision: Decision, now: datetime) -> tuple[Any, ...]:
-        values = decision.model_dump()
+        # The fields as they are (a frozen, validated model): model_dump() would deep-copy the
+        # signals and risk check only for the encoder to walk them again.
+        values = {name: getattr(decision, name) for name in DECISION_COLUMNS}
         values["recorded_at"] = decision.recorded_at or now
         return self._codec.encode_row(DECISIONS, values, DECISION_COLUMNS)
 
