@@ -20,6 +20,7 @@ TABLE_ORDER = (
     "audit_writes",
     "quote_ingest",
     "replay",
+    "sweep",
     "indicators",
 )
 """The issue's order of rows."""
