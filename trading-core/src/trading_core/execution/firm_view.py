@@ -100,6 +100,7 @@ class FirmView:
                 HeldPosition(
                     symbol=p.symbol,
                     currency=self._instruments.get(p.symbol).currency,
+                    asset_class=str(self._instruments.get(p.symbol).asset_class),
                     quantity=p.quantity,
                     mark=None if quote is None else quote.mid,
                     marked_at=None if quote is None else quote.timestamp,

@@ -19,9 +19,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from trading_core.domain.base import ZERO, Frozen, Money, NonNegativeDecimal, PositiveDecimal
+from trading_core.domain.instrument import AssetClass
 
 from .controls import Violation
 from .fx import FxQuote, FxRates, FxUnavailable
+from .market_hours import last_close, mark_age
 
 FIRM_ACCOUNT_MISSING = "FIRM_ACCOUNT_MISSING"
 FIRM_ACCOUNT_STALE = "FIRM_ACCOUNT_STALE"
@@ -39,6 +41,8 @@ class HeldPosition:
     quantity: Decimal
     mark: Decimal | None
     marked_at: datetime | None
+    asset_class: str = AssetClass.CRYPTO
+    """Its market's sessions decide how old the mark may be (see ``risk.market_hours``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,7 @@ class AccountSnapshot:
                     "quantity": str(p.quantity),
                     "mark": None if p.mark is None else str(p.mark),
                     "marked_at": None if p.marked_at is None else p.marked_at.isoformat(),
+                    "asset_class": str(p.asset_class),
                 }
                 for p in self.positions
             ],
@@ -109,6 +114,8 @@ class AccountSnapshot:
                         quantity=Decimal(p["quantity"]),
                         mark=None if p["mark"] is None else Decimal(p["mark"]),
                         marked_at=None if p["marked_at"] is None else _aware(p["marked_at"]),
+                        # Snapshots from before asset classes were kept: 24/7, the strict reading.
+                        asset_class=str(AssetClass(p.get("asset_class", AssetClass.CRYPTO))),
                     )
                     for p in data["positions"]
                 ),
@@ -240,12 +247,13 @@ def _mark_problem(
             code=FIRM_MARK_MISSING,
             message=f"{account}'s {position.symbol} position has no mark to value it at",
         )
-    age = now - position.marked_at
+    age = mark_age(position.asset_class, position.marked_at, now)
     if age > max_age:
+        when = "" if last_close(position.asset_class, now) is None else " at its market's close"
         return Violation(
             code=FIRM_MARK_STALE,
-            message=f"{account}'s {position.symbol} mark is {age.total_seconds():.0f}s old "
-            f"(max {max_age.total_seconds():.0f}s)",
+            message=f"{account}'s {position.symbol} mark was {age.total_seconds():.0f}s old"
+            f"{when} (max {max_age.total_seconds():.0f}s)",
         )
     return None
 
