@@ -8,6 +8,8 @@ trading-state gate; every other control still runs, and a refused flatten leaves
 from __future__ import annotations
 
 import ast
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -20,7 +22,14 @@ from trading_core.adapters.clock import SimulatedClock
 from trading_core.domain.fill import Fill
 from trading_core.domain.instrument import AssetClass, Instrument
 from trading_core.domain.market import Quote
-from trading_core.domain.order import Order, OrderStatus, OrderType, Side, TimeInForce
+from trading_core.domain.order import (
+    PAPER_ACCOUNT,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from trading_core.domain.portfolio import Portfolio
 from trading_core.domain.state import Severity, SystemEvent, TradingState
 from trading_core.execution.order_service import (
@@ -38,6 +47,7 @@ from trading_core.ports.store import Store
 from trading_core.risk.pretrade import OrderRequest, RiskLimits
 from trading_core.risk.states import StateRecord
 from trading_core.services.account import Account
+from trading_core.storage.factory import open_store
 
 from .conftest import T0
 
@@ -108,6 +118,7 @@ def build(
     clock: SimulatedClock | None = None,
     ledger: PortfolioLedger | None = None,
     account: Account | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Desk:
     clock = clock or SimulatedClock(T0)
     bus = InMemoryBus(clock)
@@ -122,6 +133,7 @@ def build(
         ledger=ledger,
         quotes=QuoteBook(),
         state=state,
+        sleep=sleep,
     )
     orders.wire_kill_switch(flatten=flatten, prepare=(account.sync,) if account else ())
     return Desk(clock, store, bus, broker, ledger, state, orders)
@@ -431,3 +443,79 @@ async def test_a_process_that_adopts_the_store_fills_first_sends_no_second_order
     assert second.position(LONG) == 0
     assert len(await flatten_orders(store)) == 1
     assert len(await events(store, "kill_switch.flatten")) == 1
+
+
+async def test_a_flatten_the_order_gate_kept_out_is_retried_once_the_gate_is_free(
+    store: Store,
+) -> None:
+    """Another process holds the account's order gate through the kill: the flatten is refused
+    (ORDER_GATE_BUSY, after the gate's 10 s bound), alerted, and tried again until it runs."""
+    free = asyncio.Event()
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await free.wait()
+
+    desk = build(store, flatten=True, sleep=sleep)
+    await desk.quote_all()
+    adopt(desk, SHORT, Side.SELL, "30")
+    other = await open_store(store.url, clock=desk.clock)  # another process, same database
+    try:
+        async with other.order_gate(PAPER_ACCOUNT):
+            await desk.kill()
+            assert desk.position(SHORT) == -30  # not flattened: the gate was held
+            done = [e.message for e in await events(store, "kill_switch.flatten_done")]
+            assert any("not run" in m and "retrying in 1 s" in m for m in done), done
+            assert await flatten_orders(store) == []
+        free.set()  # the other process let go: the retry's wait ends now
+        for _ in range(200):
+            if desk.position(SHORT) == 0:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await other.close()
+        await desk.orders.close()
+
+    assert desk.position(SHORT) == 0
+    assert len(await flatten_orders(store)) == 1
+    assert waits == [1.0]  # one retry was enough
+
+
+async def test_a_pending_flatten_retry_ends_with_its_kill_episode_or_the_service(
+    store: Store,
+) -> None:
+    waits: list[float] = []
+    released = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await released.wait()
+
+    desk = build(store, flatten=True, sleep=sleep)
+    await desk.quote_all()
+    adopt(desk, SHORT, Side.SELL, "30")
+    other = await open_store(store.url, clock=desk.clock)
+    try:
+        async with other.order_gate(PAPER_ACCOUNT):
+            await desk.kill()
+        # A person resets the kill switch before the retry is due: the retry sends nothing.
+        await desk.state.reset_kill_switch(
+            by="alice", human=True, reason="drill over", override_latch=True
+        )
+        released.set()
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+        assert desk.position(SHORT) == -30
+        assert await flatten_orders(store) == []
+        assert waits == [1.0]
+        # And closing the service cancels a retry still waiting.
+        released.clear()
+        async with other.order_gate(PAPER_ACCOUNT):
+            await desk.kill("again")
+        await desk.orders.close()
+        released.set()
+        await asyncio.sleep(0.1)
+        assert await flatten_orders(store) == []
+    finally:
+        await other.close()

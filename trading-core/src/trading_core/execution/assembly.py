@@ -37,6 +37,7 @@ class PaperExecution:
 
     async def close(self) -> None:
         """Release the lease: this broker's resting orders are then known to be gone."""
+        await self.orders.close()
         await self.lease.aclose()
 
 

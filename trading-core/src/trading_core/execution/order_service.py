@@ -23,6 +23,7 @@ restart, another process and a person's release all see the same latches.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -78,6 +79,8 @@ from .firm_view import FirmView
 from .quotes import QuoteBook
 from .trading_state import TradingStateService
 
+FLATTEN_RETRY_DELAYS: Final = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 30.0, 30.0, 30.0, 30.0)
+"""Seconds between the tries of a kill-switch flatten the order gate kept out (~3 min)."""
 FLATTEN_REASON: Final = "kill switch flatten"
 """The ``reason`` every flatten order carries (and the audit trail shows)."""
 FLATTEN_STRATEGY: Final = "kill_switch"
@@ -156,12 +159,15 @@ class OrderService:
         owner_alive: OwnerAlive | None = None,
         firm: FirmView | None = None,
         timer: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """``timer`` measures order latency for the metrics only (never a decision's input)."""
         self._broker = broker
         # Checked once: a runtime Protocol check costs microseconds, twice a bar per symbol.
         self._bar_market: BarMarket | None = broker if isinstance(broker, BarMarket) else None
         self._timer = timer
+        self._sleep = sleep
+        self._background: set[asyncio.Task[None]] = set()
         self._store = store
         self._clock = clock
         self._instruments = instruments
@@ -391,20 +397,63 @@ class OrderService:
         if not record.kill_switch:
             return []
         try:
-            # As place(): one process sends at a time, and the positions are read after the
-            # gate has adopted what the other processes booked.
-            async with self._gated():
-                return await self._flatten_positions(record.since, reason)
+            return await self._flatten_gated(record.since, reason)
         except OrderGateBusy as exc:
+            delays = FLATTEN_RETRY_DELAYS
             await self._state.alert(
                 self._event(
                     "kill_switch.flatten_done",
                     Severity.CRITICAL,
-                    f"kill switch flatten not run: {exc.message}",
+                    f"kill switch flatten not run: {exc.message}; retrying in "
+                    f"{delays[0]:g} s, up to {len(delays)} times",
                     kill_reason=reason,
                 )
             )
+            task = asyncio.create_task(self._retry_flatten(record.since, reason))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
             return [OrderOutcome(status=OutcomeStatus.REJECTED, message=exc.message, code=exc.code)]
+
+    async def _flatten_gated(self, episode: datetime, reason: str) -> list[OrderOutcome]:
+        # As place(): one process sends at a time, and the positions are read after the gate
+        # has adopted what the other processes booked.
+        async with self._gated():
+            return await self._flatten_positions(episode, reason)
+
+    async def _retry_flatten(self, episode: datetime, reason: str) -> None:
+        """Try the flatten again while the same kill episode lasts and the gate stays busy.
+
+        Safe to repeat: flatten orders' client ids come from the episode and the symbol, so a
+        flatten another process sent meanwhile is found, never sent twice.
+        """
+        for attempt, delay in enumerate(FLATTEN_RETRY_DELAYS, start=1):
+            await self._sleep(delay)
+            record = self._state.record
+            if not record.kill_switch or record.since != episode:
+                return  # reset, or a new activation with a flatten of its own
+            try:
+                await self._flatten_gated(episode, reason)
+                return
+            except OrderGateBusy as exc:
+                last = attempt == len(FLATTEN_RETRY_DELAYS)
+                await self._state.alert(
+                    self._event(
+                        "kill_switch.flatten_done",
+                        Severity.CRITICAL,
+                        f"kill switch flatten retry {attempt} not run: {exc.message}"
+                        + ("; giving up: flatten by hand" if last else ""),
+                        kill_reason=reason,
+                    )
+                )
+
+    async def close(self) -> None:
+        """Stop the background work (a flatten waiting to be retried)."""
+        tasks = list(self._background)  # each one leaves the set as it ends
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _flatten_positions(self, episode: datetime, reason: str) -> list[OrderOutcome]:
         outcomes: list[OrderOutcome] = []

@@ -362,6 +362,7 @@ async def run(
                     ib=prepared.ib,
                 )
                 exits.push_async_callback(opened.broker.close)
+                exits.push_async_callback(opened.orders.close)
                 upkeep = _live_upkeep(settings, opened, clock)
                 await upkeep.start()
                 exits.push_async_callback(upkeep.stop)
