@@ -13,7 +13,7 @@ import pytest
 
 from trading_core.domain.errors import ConfigurationError
 from trading_core.ml.features import compute_features
-from trading_core.ml.model import SignalModel, gate
+from trading_core.ml.model import SignalModel, gate, model_status
 from trading_core.ml.splits import walk_forward
 from trading_core.ml.train import TrainConfig, train
 
@@ -107,3 +107,19 @@ def test_the_gate_accepts_a_calibrated_model_and_refuses_one_above_the_limit(
     assert not refused.accepted
     assert refused.reason == f"model direction-v1 refused: ECE {ece:.4f} > {ece / 2:g}"
     assert not gate({"version": "x"}).accepted
+
+
+def test_model_status_reports_the_card_and_the_gate_both_ways(tmp_path: Path) -> None:
+    trained = train(
+        trending_bars(), symbol="SYN/USD", source="x", models_dir=tmp_path, now=NOW, config=SMALL
+    )
+    accepted = model_status(trained.card_path, max_ece=0.05)
+    refused = model_status(trained.model_path, max_ece=1e-6)
+
+    assert accepted["version"] == "direction-v1"
+    assert accepted["accepted"] is True
+    assert [row["fold"] for row in accepted["folds"]] == [1, 2, 3]
+    assert accepted["out_of_sample"] == trained.card["out_of_sample"]
+    assert refused["accepted"] is False
+    assert refused["gate"].startswith("model direction-v1 refused: ECE")
+    assert model_status(tmp_path / "gone.card.json")["found"] is False

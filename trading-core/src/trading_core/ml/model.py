@@ -107,3 +107,31 @@ class SignalModel:
         if any(features[name] is None for name in FEATURE_NAMES):
             return None
         return self._calibrator.apply_one(self.raw_probability(feature_vector(features)))
+
+
+def model_status(path: Path | None, *, max_ece: float = DEFAULT_MAX_ECE) -> dict[str, Any]:
+    """What the configured model is: version, card metrics and the gate's verdict (read-only).
+
+    Reads the card only; ``configured`` False when no model is set, ``found`` False when the
+    card is not there.
+    """
+    if path is None:
+        return {"configured": False, "found": False, "gate": "no model configured: rules only"}
+    if path.name.endswith(MODEL_SUFFIX):
+        path = path.with_name(path.name.removesuffix(MODEL_SUFFIX) + CARD_SUFFIX)
+    if not path.is_file():
+        return {"configured": True, "found": False, "gate": f"model missing: no card at {path}"}
+    card = json.loads(path.read_text(encoding="utf-8"))
+    verdict = gate(card, max_ece=max_ece)
+    return {
+        "configured": True,
+        "found": True,
+        "version": card.get("version"),
+        "created_at": card.get("created_at"),
+        "data": card.get("data"),
+        "out_of_sample": card.get("out_of_sample"),
+        "folds": [{"fold": row["fold"], **row["calibrated"]} for row in card.get("folds", [])],
+        "max_ece": max_ece,
+        "accepted": verdict.accepted,
+        "gate": verdict.reason,
+    }
