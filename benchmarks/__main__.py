@@ -10,7 +10,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-from benchmarks import audit_writes, indicators, mcp_calls, pretrade, quote_ingest, replay, report
+from benchmarks import (
+    audit_writes,
+    indicators,
+    mcp_calls,
+    model_inference,
+    pretrade,
+    quote_ingest,
+    replay,
+    report,
+)
 from benchmarks.environment import REPO_ROOT, describe_machine
 from benchmarks.harness import Progress, RowResult, timer_overhead_ns
 
@@ -36,6 +45,7 @@ def _module_row(module: ModuleType) -> Row:
 # Quick rows first, the whole-replay row (the longest) last.
 ROWS: tuple[Row, ...] = (
     _module_row(pretrade),
+    _module_row(model_inference),
     *(Row(entry.key, entry.title, entry.run) for entry in mcp_calls.ROWS),
     *map(_module_row, (audit_writes, quote_ingest, indicators, replay)),
 )
