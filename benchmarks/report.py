@@ -21,6 +21,7 @@ TABLE_ORDER = (
     "quote_ingest",
     "replay",
     "indicators",
+    "model_inference",
 )
 """The issue's order of rows."""
 
