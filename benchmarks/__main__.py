@@ -14,6 +14,7 @@ from benchmarks import (
     audit_writes,
     indicators,
     mcp_calls,
+    model_inference,
     pretrade,
     quote_ingest,
     replay,
@@ -45,6 +46,7 @@ def _module_row(module: ModuleType) -> Row:
 # Quick rows first, the whole-replay row (the longest) last.
 ROWS: tuple[Row, ...] = (
     _module_row(pretrade),
+    _module_row(model_inference),
     *(Row(entry.key, entry.title, entry.run) for entry in mcp_calls.ROWS),
     *map(_module_row, (audit_writes, quote_ingest, indicators, replay, sweep)),
 )

@@ -22,6 +22,7 @@ TABLE_ORDER = (
     "replay",
     "sweep",
     "indicators",
+    "model_inference",
 )
 """The issue's order of rows."""
 

@@ -22,6 +22,7 @@ COMMANDS = [
     ("run",),
     ("backtest",),
     ("decisions",),
+    ("train",),
     ("db", "upgrade"),
     ("kill-switch", "activate"),
     ("kill-switch", "reset"),

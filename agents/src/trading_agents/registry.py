@@ -11,6 +11,7 @@ from types import MappingProxyType
 from trading_agents.breakout_hunter import BreakoutHunter
 from trading_agents.liquidity_surfer import LiquiditySurfer
 from trading_agents.mean_reversion import MeanReversion
+from trading_agents.ml_direction import MlDirection
 from trading_agents.sentiment_scout import SentimentScout
 from trading_agents.trend_hunter import TrendHunter
 from trading_agents.volatility_filter import VolatilityFilter
@@ -24,9 +25,10 @@ COMMITTEE: Mapping[str, Callable[..., TradingAgent]] = MappingProxyType(
         VolatilityFilter.name: VolatilityFilter,
         LiquiditySurfer.name: LiquiditySurfer,
         SentimentScout.name: SentimentScout,
+        MlDirection.name: MlDirection,
     }
 )
-"""The six committee agents: name -> class."""
+"""The committee agents (the six of the design card, and the signal model's): name -> class."""
 
 ENTRY_POINTS: Mapping[str, str] = MappingProxyType(
     {name: f"{factory.__module__}:{factory.__qualname__}" for name, factory in COMMITTEE.items()}

@@ -68,6 +68,21 @@ class RegimeResult(Frozen):
     reading: RegimeReading
 
 
+class ModelStatus(Frozen):
+    """The signal model as its card describes it, and whether the gate lets it size positions."""
+
+    configured: bool
+    found: bool
+    gate: str
+    accepted: bool = False
+    version: str | None = None
+    created_at: str | None = None
+    data: dict[str, Any] | None = None
+    out_of_sample: dict[str, float] | None = None
+    folds: list[dict[str, float]] = Field(default_factory=list)
+    max_ece: float | None = None
+
+
 async def bars_for(app: TradingApp, symbol: str, timeframe: str) -> list[Bar]:
     """Closed bars of ``symbol`` at ``timeframe`` (resampled from the feed's base bars)."""
     app.instruments.get(symbol)  # unknown symbols fail with INSTRUMENT_NOT_FOUND
@@ -191,6 +206,17 @@ def build_market_data_server(runtime: Runtime) -> FastMCP[Any]:
             app = await runtime.app()
             bars = await bars_for(app, symbol, timeframe)
             return RegimeResult(symbol=symbol, timeframe=timeframe, reading=classify_regime(bars))
+
+    @mcp.tool(annotations=READ_ONLY)
+    async def get_model_status() -> ModelStatus:
+        """The signal model: version, out-of-sample and per-fold metrics, the ECE gate's verdict."""
+        # Imported here: the card is JSON, and lightgbm need not load with the server.
+        from trading_core.ml.model import model_status
+
+        with tool_errors():
+            settings = runtime.settings
+            status = model_status(settings.model.path, max_ece=settings.model.max_ece)
+            return ModelStatus.model_validate(status)
 
     return mcp
 

@@ -79,6 +79,7 @@ VALID_ARGUMENTS: dict[str, dict[str, Any]] = {
     "get_ohlcv": {"symbol": SYMBOL, "timeframe": "1h", "limit": 5},
     "get_indicators": {"symbol": SYMBOL, "timeframe": "1h"},
     "get_market_regime": {"symbol": SYMBOL, "timeframe": "1h"},
+    "get_model_status": {},
     "place_order": _ORDER,
     "list_approvals": {},
     "approve_order": {"approval_id": "apr_missing"},
@@ -374,6 +375,13 @@ async def test_get_market_regime_names_one_of_four_regimes(full_client: Client[A
         assert all(v is None or math.isfinite(v) for v in reading["inputs"].values())
         bars = await ok(full_client, "get_ohlcv", symbol=SYMBOL, timeframe=timeframe, limit=1000)
         assert reading["bars_used"] == len(bars["bars"])
+
+
+async def test_get_model_status_says_when_no_model_is_configured(client: Client[Any]) -> None:
+    result = await ok(client, "get_model_status")
+    assert (result["configured"], result["found"], result["accepted"]) == (False, False, False)
+    assert result["gate"] == "no model configured: rules only"
+    assert result["version"] is None
 
 
 # --- orders, positions, cash ------------------------------------------------------------------

@@ -40,6 +40,8 @@ CONTRACT: dict[str, dict[str, tuple[str, ...]]] = {
         "get_ohlcv": ("symbol", "timeframe", "limit", "start?", "end?"),
         "get_indicators": ("symbol", "timeframe", "names?"),
         "get_market_regime": ("symbol", "timeframe"),
+        # Issue 15: the signal model's status (not yet in the shared contract text).
+        "get_model_status": (),
     },
     "trading": {
         "place_order": _ORDER_ARGS,

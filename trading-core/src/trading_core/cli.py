@@ -19,6 +19,7 @@ from trading_core.cli_approvals import approvals_app
 from trading_core.cli_plugins import add_plugin_commands
 from trading_core.cli_state import kill_app, state_app
 from trading_core.cli_telegram import telegram
+from trading_core.cli_train import train
 from trading_core.domain.errors import ConfigurationError, TradingError
 from trading_core.domain.signal import Decision, DecisionType
 from trading_core.orchestrator.pipeline import PipelineStats
@@ -42,6 +43,7 @@ app.add_typer(kill_app, name="kill-switch")
 app.add_typer(state_app, name="state")
 app.add_typer(approvals_app, name="approvals")
 app.command(short_help="Run the operators' Telegram bot (long polling).")(telegram)
+app.command(short_help="Train the LightGBM direction model on a bar file (model + card).")(train)
 add_plugin_commands(app)  # `assistant` (the LLM-agent host) when mcp-servers is installed
 
 EXIT_BAD_INPUT = 2

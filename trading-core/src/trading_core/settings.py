@@ -91,6 +91,16 @@ class AgentSettings(_Section):
     exit_threshold: float = Field(default=-0.5, ge=-1, lt=0)
 
 
+class ModelSettings(_Section):
+    """The signal model the orchestrator feeds to ``ml_confidence`` and quarter-Kelly sizing."""
+
+    path: Path | None = None
+    """A model card (``*.card.json``) or the model file beside it; None: no model, every agent
+    keeps to its rules."""
+    max_ece: float = Field(default=0.05, gt=0, le=1)
+    """Out-of-sample expected calibration error above which the model never sizes (seed 004)."""
+
+
 class SyntheticSettings(_Section):
     symbols: list[str] = Field(default_factory=lambda: ["BTC/USD", "ETH/USD"])
     timeframe: str = "5m"
@@ -386,6 +396,7 @@ class Settings(BaseSettings):
     )
     paper: PaperSettings = Field(default_factory=PaperSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
     synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -36,6 +36,7 @@ from trading_core.marketdata.quotes import quote_around
 from trading_core.marketdata.regime import LOOKBACK_BARS as REGIME_LOOKBACK
 from trading_core.marketdata.regime import MIN_BARS as REGIME_MIN_BARS
 from trading_core.marketdata.regime import classify_regime
+from trading_core.ml.live import LiveModel
 from trading_core.orchestrator.quoting import marketable_limit
 from trading_core.orchestrator.rules import ENTRY_THRESHOLD, EXIT_THRESHOLD, Verdict, decide
 from trading_core.orchestrator.sizing import entry_size
@@ -130,11 +131,14 @@ class Pipeline:
         metrics: MetricsSink,
         tools: Tools | None = None,
         on_decision: Callable[[Decision], None] | None = None,
+        model: LiveModel | None = None,
     ) -> None:
         """``orders`` only receives the simulated market's quotes; orders go through ``tools``.
 
         Without ``tools``, in-process tools over ``orders`` with the default approval policy.
         ``on_decision`` sees every decision as it is recorded (the InfluxDB recorder).
+        ``model`` (the signal model, accepted by its gate or not) informs the agents and sizing,
+        and every decision's reasoning names it; without one nothing changes.
         """
         self._config = config
         self._clock = clock
@@ -152,6 +156,7 @@ class Pipeline:
         self._bus = bus
         self._metrics = metrics
         self._on_decision = on_decision
+        self._model = model
         self._symbols: dict[str, _SymbolState] = {}
         self._decisions: list[Decision] = []
         self._bars: list[Bar] = []
@@ -259,7 +264,13 @@ class Pipeline:
         await self._bus.publish("quotes", quote.model_dump(mode="json"))
         state.closes.append(float(bar.close))
         state.seen += 1
-        indicators = state.indicators.update(float(bar.high), float(bar.low), float(bar.close))
+        indicators: Mapping[str, float | None] = state.indicators.update(
+            float(bar.high), float(bar.low), float(bar.close)
+        )
+        reading = None
+        if self._model is not None:
+            reading = self._model.read(bar.symbol, float(bar.close), float(bar.volume), indicators)
+            indicators = reading.indicators
         position = self._ledger.portfolio.position(bar.symbol).quantity
         regime: str | None = None
         history: tuple[Bar, ...] = ()
@@ -278,6 +289,8 @@ class Pipeline:
             regime=regime,
         )
         signal = self._agent.evaluate(context)
+        if self._model is not None and reading is not None:
+            signal = self._model.calibrated(signal, reading)
         verdict = decide(
             signal,
             position_quantity=position,
@@ -287,6 +300,8 @@ class Pipeline:
             entry_threshold=self._config.entry_threshold,
             exit_threshold=self._config.exit_threshold,
         )
+        if reading is not None:
+            verdict = Verdict(verdict.decision_type, f"{verdict.reasoning}; {reading.note}")
         if signal is not None and signal.score != 0:
             await self._bus.publish("signals", signal.model_dump(mode="json"))
         multiplier = 1.0

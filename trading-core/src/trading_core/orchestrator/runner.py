@@ -35,6 +35,7 @@ from trading_core.instruments import InstrumentRegistry
 from trading_core.marketdata.loaders import load_bars_frame
 from trading_core.marketdata.replay import ReplaySource
 from trading_core.marketdata.synthetic import SyntheticSource
+from trading_core.ml.live import LiveModel
 from trading_core.orchestrator.agent_setup import build_agent
 from trading_core.orchestrator.influx_recorder import InfluxRecorder, influx_recording
 from trading_core.orchestrator.live_upkeep import LiveUpkeep
@@ -441,6 +442,11 @@ async def run(
                 metrics=metrics,
                 tools=run_tools,
                 on_decision=influx.on_decision if influx is not None else None,
+                model=(
+                    LiveModel.open(settings.model.path, max_ece=settings.model.max_ece)
+                    if settings.model.path is not None
+                    else None
+                ),
             )
             await _event(store, clock, "run_started", f"run {run_id} on {prepared.source.name}")
             on_slice = None

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from trading_core.domain.approval import Approval, ApprovalStatus
+from trading_core.domain.features import FeatureSet
 from trading_core.domain.fill import Fill
 from trading_core.domain.market import Bar, Timeframe
 from trading_core.domain.order import PAPER_ACCOUNT, Order, OrderStatus
@@ -150,6 +151,15 @@ class Store(Protocol):
         Returns True when written. Atomic across processes sharing the database, which is what
         makes an approval single use: of two callers claiming one PENDING approval, one wins.
         """
+        ...
+
+    # features
+    async def save_feature_set(self, feature_set: FeatureSet) -> None:
+        """Add or replace the catalog row of ``feature_set`` (keyed by name and version)."""
+        ...
+
+    async def list_feature_sets(self) -> list[FeatureSet]:
+        """Every catalogued feature set, by name then version."""
         ...
 
     # config

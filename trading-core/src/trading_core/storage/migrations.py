@@ -23,6 +23,7 @@ from trading_core.storage.rows import RowCodec
 from trading_core.storage.schema import (
     APPROVALS,
     DECISIONS,
+    FEATURE_CATALOG,
     INDICATORS,
     OHLCV,
     ORDERS,
@@ -83,6 +84,10 @@ async def _create_initial_schema(session: SqlSession) -> None:
 
 async def _create_approvals(session: SqlSession) -> None:
     await _create_tables(session, (APPROVALS,))
+
+
+async def _create_feature_catalog(session: SqlSession) -> None:
+    await _create_tables(session, (FEATURE_CATALOG,))
 
 
 async def _create_tables(session: SqlSession, tables: tuple[Table, ...]) -> None:
@@ -163,6 +168,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         4, "indexes on accounts (the order gate reads them on every order)", (_index_accounts,)
     ),
+    Migration(5, "feature catalog (the signal model's feature store)", (_create_feature_catalog,)),
 )
 
 

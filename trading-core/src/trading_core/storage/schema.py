@@ -316,6 +316,18 @@ APPROVALS = Table(
     indexes=(Index(("status", "created_at")),),
 )
 
+FEATURE_CATALOG = Table(
+    "market_data.feature_catalog",
+    (
+        _c("name", _TXT),
+        _c("version", _INT),
+        _c("source_columns", _JSON),
+        _c("features", _JSON),
+        _c("created_at", _TS),
+    ),
+    primary_key=("name", "version"),
+)
+
 SCHEMA_MIGRATIONS = Table(
     "meta.schema_migrations",
     (_c("version", _INT), _c("name", _TXT), _c("applied_at", _TS)),
@@ -334,6 +346,7 @@ TABLES: tuple[Table, ...] = (
     OHLCV,
     INDICATORS,
     APPROVALS,
+    FEATURE_CATALOG,
     SCHEMA_MIGRATIONS,
 )
 """Every table, bookkeeping (``meta.schema_migrations``) last."""

@@ -18,6 +18,7 @@ from typing import Any, Self
 from trading_core.adapters.clock import SystemClock
 from trading_core.domain.approval import Approval, ApprovalStatus
 from trading_core.domain.errors import DuplicateOrderError
+from trading_core.domain.features import FeatureSet
 from trading_core.domain.fill import Fill
 from trading_core.domain.market import Bar, Timeframe
 from trading_core.domain.order import PAPER_ACCOUNT, Order, OrderStatus
@@ -30,6 +31,7 @@ from trading_core.storage.rows import RowCodec
 from trading_core.storage.schema import (
     APPROVALS,
     DECISIONS,
+    FEATURE_CATALOG,
     INDICATORS,
     OHLCV,
     ORDERS,
@@ -290,6 +292,18 @@ class SqlStore(ABC):
         async with self._session() as session:
             written = await session.fetch(sql, *params)
         return bool(written)
+
+    # features
+    async def save_feature_set(self, feature_set: FeatureSet) -> None:
+        await self._write(
+            upsert_sql(FEATURE_CATALOG, self._codec), FEATURE_CATALOG, feature_set.model_dump()
+        )
+
+    async def list_feature_sets(self) -> list[FeatureSet]:
+        query = Select(FEATURE_CATALOG, self._codec)
+        order = [("name", False), ("version", False)]
+        rows = await self._fetch(query.sql(order_by=order), query.params)
+        return [self._codec.decode_model(FeatureSet, FEATURE_CATALOG, row) for row in rows]
 
     # config
     async def save_strategy(self, strategy: Strategy) -> None:

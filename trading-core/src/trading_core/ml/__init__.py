@@ -1,0 +1,1 @@
+"""The signal model (issue 15): features, the feature store, training, calibration, inference."""
