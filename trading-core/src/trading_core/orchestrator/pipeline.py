@@ -56,6 +56,8 @@ from trading_core.risk.controls import Violation
 from trading_core.services.tools_inprocess import InProcessTools
 
 HISTORY_BARS = 250
+SENTIMENT_INDICATOR = "sentiment"
+"""The indicator the headline score is passed under (trading_agents.alphas.sentiment reads it)."""
 DECISION_FLUSH_ROWS = 500
 LIMIT_SLACK_BPS = Decimal(20)
 
@@ -130,11 +132,14 @@ class Pipeline:
         metrics: MetricsSink,
         tools: Tools | None = None,
         on_decision: Callable[[Decision], None] | None = None,
+        sentiment: Callable[[str, datetime], float | None] | None = None,
     ) -> None:
         """``orders`` only receives the simulated market's quotes; orders go through ``tools``.
 
         Without ``tools``, in-process tools over ``orders`` with the default approval policy.
         ``on_decision`` sees every decision as it is recorded (the InfluxDB recorder).
+        ``sentiment(symbol, close_time)`` is the headline score known at a bar's close, passed
+        to the agent as the ``sentiment`` indicator when there is one.
         """
         self._config = config
         self._clock = clock
@@ -152,6 +157,7 @@ class Pipeline:
         self._bus = bus
         self._metrics = metrics
         self._on_decision = on_decision
+        self._sentiment = sentiment
         self._symbols: dict[str, _SymbolState] = {}
         self._decisions: list[Decision] = []
         self._bars: list[Bar] = []
@@ -260,6 +266,11 @@ class Pipeline:
         state.closes.append(float(bar.close))
         state.seen += 1
         indicators = state.indicators.update(float(bar.high), float(bar.low), float(bar.close))
+        if self._sentiment is not None:
+            # Point in time: only headlines published before this close count.
+            score = self._sentiment(bar.symbol, bar.close_time)
+            if score is not None:
+                indicators[SENTIMENT_INDICATOR] = score
         position = self._ledger.portfolio.position(bar.symbol).quantity
         regime: str | None = None
         history: tuple[Bar, ...] = ()
