@@ -36,6 +36,7 @@ class TransformersScorer:
         try:
             import torch
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
+            from transformers.utils import logging as transformers_logging
         except ImportError as exc:
             raise ConfigurationError(
                 f"sentiment.model_path is set but {exc.name} is not installed: install the "
@@ -47,6 +48,7 @@ class TransformersScorer:
                 f"sentiment.model_path {path} holds no config.json: give the directory that "
                 "save_pretrained (or a download of ProsusAI/finbert) wrote"
             )
+        transformers_logging.disable_progress_bar()  # no "Loading weights" bars on a run's stderr
         try:
             self._tokenizer: Any = AutoTokenizer.from_pretrained(path, local_files_only=True)
             model: Any = AutoModelForSequenceClassification.from_pretrained(
