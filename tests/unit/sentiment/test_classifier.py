@@ -24,7 +24,7 @@ torch = pytest.importorskip("torch", reason="the sentiment group (torch) is not 
 transformers = pytest.importorskip("transformers", reason="transformers is not installed")
 
 FINBERT_LABELS = {0: "positive", 1: "negative", 2: "neutral"}
-WORDS = "bitcoin ethereum surges plunges record hack after to as the exchange".split()
+WORDS = ["bitcoin", "ethereum", "surges", "plunges", "record", "hack", "after", "to", "the"]
 TEXTS = ["bitcoin surges to record", "ethereum plunges after the exchange hack", "bitcoin"]
 
 
@@ -96,7 +96,7 @@ def test_a_model_without_positive_and_negative_labels_is_refused(tmp_path: Path)
 def test_a_directory_without_a_model_is_refused_in_one_line(tmp_path: Path) -> None:
     from trading_core.sentiment.classifier import TransformersScorer
 
-    with pytest.raises(ConfigurationError, match="holds no config.json") as refused:
+    with pytest.raises(ConfigurationError, match=r"holds no config\.json") as refused:
         TransformersScorer(tmp_path)
     assert "\n" not in refused.value.message
     (tmp_path / "config.json").write_text("{}", encoding="utf-8")
