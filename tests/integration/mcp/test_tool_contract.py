@@ -77,7 +77,9 @@ CONTRACT: dict[str, dict[str, tuple[str, ...]]] = {
 }
 """Server -> tool -> arguments, as the contract writes them: ``name?`` is optional."""
 
-EXTRA: dict[str, frozenset[str]] = {server: frozenset() for server in CONTRACT}
+EXTRA: dict[str, frozenset[str]] = {server: frozenset() for server in CONTRACT} | {
+    "market-data": frozenset({"get_sentiment"}),
+}
 """Tools a server may publish beyond the contract (the contract allows adding tools)."""
 
 DEFAULTED: frozenset[tuple[str, str]] = frozenset(

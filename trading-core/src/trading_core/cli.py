@@ -66,6 +66,13 @@ def _agent_overrides(agent: str | None, agents: str | None) -> dict[str, object]
     return None
 
 
+def _sentiment_overrides(headlines: Path | None) -> dict[str, object] | None:
+    """The sentiment section with a backtest's --headlines (None: as configured)."""
+    if headlines is None:
+        return None
+    return {**load_settings().sentiment.model_dump(), "headlines": headlines}
+
+
 def _fail(exc: TradingError) -> typer.Exit:
     typer.secho(f"error [{exc.code}]: {exc.cli_message}", fg=typer.colors.RED, err=True)
     return typer.Exit(EXIT_BAD_INPUT)
@@ -313,6 +320,14 @@ def backtest(
     seed: Annotated[
         int | None, typer.Option(metavar="N", help="Seed of the simulated fills.")
     ] = None,
+    headlines: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="Headlines (CSV, JSONL or RSS) scored into the sentiment indicator that "
+            "sentiment_scout trades on; a headline counts for bars closing after it.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     grid: Annotated[
         list[str] | None,
@@ -351,6 +366,7 @@ def backtest(
             db_url=db_url,
             seed=seed,
             agent=_agent_overrides(agent, agents),
+            sentiment=_sentiment_overrides(headlines),
         )
         if grid:
             _sweep(settings, grid, report=report, rank=rank, jobs=jobs, window=(start, end))

@@ -363,6 +363,27 @@ class InfluxSettings(_Section):
         return self
 
 
+class SentimentSettings(_Section):
+    """Headline sentiment for the ``sentiment`` indicator (``sentiment_scout`` trades on it).
+
+    Off unless ``headlines`` names a file. Each headline is scored once, by the model at
+    ``model_path`` when one is set, else by a small finance lexicon; a bar sees the mean score
+    of its symbol's headlines published in the ``window_hours`` before its close.
+    """
+
+    headlines: Path | None = None
+    """A CSV, JSON Lines or RSS 2.0 file of headlines (``trading_core.sentiment.headlines``)."""
+    model_path: Path | None = None
+    """A local directory holding a FinBERT-style sequence classifier (``save_pretrained``'s
+    files, e.g. a download of ProsusAI/finbert); unset: the lexicon scores every headline."""
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    """Headlines per model call."""
+    time_budget_seconds: float = Field(default=120.0, gt=0, le=3600)
+    """Scoring time allowed to the model; the headlines left then are scored by the lexicon."""
+    window_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    """How long a headline counts after it is published."""
+
+
 class Settings(BaseSettings):
     """Everything `trading-core` reads from configuration."""
 
@@ -409,6 +430,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     tools: RunToolsSettings = Field(default_factory=RunToolsSettings)
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
+    sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
 
     @classmethod
     def settings_customise_sources(

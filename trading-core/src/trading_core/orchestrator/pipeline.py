@@ -57,6 +57,8 @@ from trading_core.risk.controls import Violation
 from trading_core.services.tools_inprocess import InProcessTools
 
 HISTORY_BARS = 250
+SENTIMENT_INDICATOR = "sentiment"
+"""The indicator the headline score is passed under (trading_agents.alphas.sentiment reads it)."""
 DECISION_FLUSH_ROWS = 500
 LIMIT_SLACK_BPS = Decimal(20)
 
@@ -132,6 +134,7 @@ class Pipeline:
         tools: Tools | None = None,
         on_decision: Callable[[Decision], None] | None = None,
         model: LiveModel | None = None,
+        sentiment: Callable[[str, datetime], float | None] | None = None,
     ) -> None:
         """``orders`` only receives the simulated market's quotes; orders go through ``tools``.
 
@@ -139,6 +142,8 @@ class Pipeline:
         ``on_decision`` sees every decision as it is recorded (the InfluxDB recorder).
         ``model`` (the signal model, accepted by its gate or not) informs the agents and sizing,
         and every decision's reasoning names it; without one nothing changes.
+        ``sentiment(symbol, close_time)`` is the headline score known at a bar's close, passed
+        to the agent as the ``sentiment`` indicator when there is one.
         """
         self._config = config
         self._clock = clock
@@ -157,6 +162,7 @@ class Pipeline:
         self._metrics = metrics
         self._on_decision = on_decision
         self._model = model
+        self._sentiment = sentiment
         self._symbols: dict[str, _SymbolState] = {}
         self._decisions: list[Decision] = []
         self._bars: list[Bar] = []
@@ -267,6 +273,11 @@ class Pipeline:
         indicators: Mapping[str, float | None] = state.indicators.update(
             float(bar.high), float(bar.low), float(bar.close)
         )
+        if self._sentiment is not None:
+            # Point in time: only headlines published before this close count.
+            score = self._sentiment(bar.symbol, bar.close_time)
+            if score is not None:
+                indicators = {**indicators, SENTIMENT_INDICATOR: score}
         reading = None
         if self._model is not None:
             reading = self._model.read(bar.symbol, float(bar.close), float(bar.volume), indicators)

@@ -52,6 +52,7 @@ from trading_core.ports.market_data import MarketDataSource
 from trading_core.ports.store import Store
 from trading_core.ports.tools import Tools
 from trading_core.risk.risk_config import RiskLimits, load_risk_limits_toml
+from trading_core.sentiment.setup import open_sentiment
 from trading_core.services.account import Account
 from trading_core.services.approvals import ApprovalService
 from trading_core.services.principals import AUTONOMOUS_PRINCIPAL
@@ -301,6 +302,7 @@ async def run(
     instruments = InstrumentRegistry.from_file(settings.symbols_file)
     risk_limits = read_risk_limits(settings.risk_limits_file)
     agent = build_agent(settings.agent)
+    sentiment = open_sentiment(settings.sentiment)  # scored before any service opens
     prepared = prepare_source(settings, instruments, start=start, end=end)
     symbols = list(prepared.source.symbols())
     currency = account_currency(settings, instruments, symbols)
@@ -447,6 +449,7 @@ async def run(
                     if settings.model.path is not None
                     else None
                 ),
+                sentiment=sentiment.score if sentiment is not None else None,
             )
             await _event(store, clock, "run_started", f"run {run_id} on {prepared.source.name}")
             on_slice = None

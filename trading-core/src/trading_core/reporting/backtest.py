@@ -107,7 +107,7 @@ def backtest_parameters(
         parameters = {"weights": agent.weights, "members": agent.member_parameters}
     else:
         parameters = dict(agent.parameters)
-    return {
+    parameters_shown = {
         "agent": agent_label(settings),
         "agent parameters": json.dumps(parameters, sort_keys=True) if parameters else "none",
         "order fraction of equity": f"{agent.order_fraction}",
@@ -124,6 +124,14 @@ def backtest_parameters(
         "seed": str(settings.seed),
         "guardrails": "pre-trade risk limits and circuit breakers active (risk_limits.toml)",
     }
+    sentiment = settings.sentiment
+    if sentiment.headlines is not None:
+        scorer = f"model {sentiment.model_path}" if sentiment.model_path else "lexicon"
+        parameters_shown["headlines"] = (
+            f"{sentiment.headlines} (scored by the {scorer}; each counts for "
+            f"{sentiment.window_hours:g} h after it is published)"
+        )
+    return parameters_shown
 
 
 def agent_label(settings: Settings) -> str:
