@@ -64,6 +64,12 @@ def test_gauges_take_decimals_and_report_their_value() -> None:
     assert 'data_feed_last_update_timestamp_seconds{symbol="ETH/USD"} 1.7092512e+09' in lines
 
 
+def test_the_models_calibration_error_is_a_gauge_per_model() -> None:
+    metrics = Metrics()
+    metrics.set_model_calibration_error("direction-v3", 0.0694)
+    assert 'trading_model_calibration_error{model="direction-v3"} 0.0694' in _lines(metrics)
+
+
 def test_order_latency_is_a_histogram_in_seconds_per_broker() -> None:
     metrics = Metrics()
 

@@ -131,6 +131,12 @@ class Metrics:
             buckets=ORDER_LATENCY_BUCKETS,
             registry=r,
         )
+        self._model_ece = Gauge(
+            "trading_model_calibration_error",
+            "The signal model's out-of-sample expected calibration error (its card's), by model.",
+            ["model"],
+            registry=r,
+        )
         self._bus_dropped = Counter(
             "bus_messages_dropped", "Bus messages dropped for slow subscribers.", registry=r
         )
@@ -165,6 +171,10 @@ class Metrics:
 
     def set_broker_connected(self, broker: str, connected: bool) -> None:
         self._broker_connected.labels(broker=broker).set(1 if connected else 0)
+
+    def set_model_calibration_error(self, model: str, ece: float) -> None:
+        """The ECE the model's card measured out of sample (the gate refuses it above its limit)."""
+        self._model_ece.labels(model=model).set(ece)
 
     def observe_order_latency(self, broker: str, seconds: float) -> None:
         """One order's round trip to ``broker`` (wall time, measured by the order service)."""

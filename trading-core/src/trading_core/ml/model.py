@@ -14,9 +14,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 
 from trading_core.domain.errors import ConfigurationError
@@ -24,6 +23,9 @@ from trading_core.ml.calibration import Calibrator
 from trading_core.ml.features import FEATURE_NAMES, feature_vector
 
 CARD_SUFFIX = ".card.json"
+if TYPE_CHECKING:
+    import lightgbm as lgb
+
 MODEL_SUFFIX = ".lgb.txt"
 DEFAULT_MAX_ECE = 0.05
 """Seed 004: a model less calibrated than this out of sample never sizes a position."""
@@ -94,6 +96,10 @@ class SignalModel:
                 f"model {card['version']} was trained on other features than this code computes"
             )
         # One thread: a single row is too small to split, and the live loop shares the cores.
+        # Imported here: lightgbm (and what it pulls in) takes seconds to import, and a run
+        # without a model, or a server only reading a card, must not pay for it.
+        import lightgbm as lgb
+
         booster = lgb.Booster(model_file=str(model_path))
         calibration = card["calibration"]
         return cls(booster, Calibrator(calibration["method"], calibration["params"]), card)

@@ -444,11 +444,7 @@ async def run(
                 metrics=metrics,
                 tools=run_tools,
                 on_decision=influx.on_decision if influx is not None else None,
-                model=(
-                    LiveModel.open(settings.model.path, max_ece=settings.model.max_ece)
-                    if settings.model.path is not None
-                    else None
-                ),
+                model=_signal_model(settings, metrics),
                 sentiment=sentiment.score if sentiment is not None else None,
             )
             await _event(store, clock, "run_started", f"run {run_id} on {prepared.source.name}")
@@ -494,6 +490,18 @@ async def run(
             await bus.close()
     finally:
         await store.close()
+
+
+def _signal_model(settings: Settings, metrics: Metrics) -> LiveModel | None:
+    """The configured signal model, gated; its out-of-sample ECE is exported for the alert."""
+    if settings.model.path is None:
+        return None
+    model = LiveModel.open(settings.model.path, max_ece=settings.model.max_ece)
+    if model.model is not None:
+        ece = model.model.card.get("out_of_sample", {}).get("ece")
+        if isinstance(ece, int | float):
+            metrics.set_model_calibration_error(model.model.version, float(ece))
+    return model
 
 
 def _live_upkeep(settings: Settings, opened: LiveExecution, clock: Clock) -> LiveUpkeep:
