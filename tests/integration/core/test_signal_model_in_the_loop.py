@@ -78,6 +78,14 @@ async def test_an_accepted_model_informs_the_agent_and_sizes_by_quarter_kelly(
     by_model = [d for d in sent if "p(up)" in d.reasoning]
     assert by_model
     assert all("size: quarter Kelly" in d.final_action for d in by_model)
+    # Found wrong: Kelly sized within the hard caps, not the configured ones, so the check then
+    # refused it (NOTIONAL_EXCEEDS_MAX_PER_ORDER). Sized within the effective caps, at the
+    # order's limit price, it passes them.
+    kelly = [d for d in rows if "size: quarter Kelly" in d.final_action]
+    assert kelly
+    assert not [d for d in kelly if d.decision_type is DecisionType.REJECTED], [
+        d.reasoning for d in kelly if d.decision_type is DecisionType.REJECTED
+    ][:2]
     # Before the model is warm the rule trades, at the fixed fraction.
     assert all("size: fixed" in d.final_action for d in sent if d not in by_model)
 

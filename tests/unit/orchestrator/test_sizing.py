@@ -88,3 +88,35 @@ def test_a_filter_multiplier_shrinks_either_size_and_rounds_down_to_the_lot() ->
     assert fixed_method.endswith("x0.33")
     kelly, _ = size(signal(win_probability=0.52, win_loss_ratio=1.0), multiplier=0.5)
     assert kelly == Decimal("0.0125")
+
+
+def test_kelly_fits_the_effective_caps_at_the_orders_limit_price() -> None:
+    """Found wrong on real bars: Kelly sized within the hard caps (10 % per order) and at the
+    ask, so the check, at the configured 5 % and the order's limit, refused every such entry."""
+    strong = signal(win_probability=0.9, win_loss_ratio=2.0)
+    limit = ASK * Decimal("1.002")
+    result = entry_size(
+        signal=strong,
+        equity=EQUITY,
+        ask=ASK,
+        instrument=BTC,
+        order_fraction=Decimal("0.02"),
+        multiplier=1.0,
+        held=Decimal(0),
+        limit_price=limit,
+        max_order_notional_pct=Decimal(5),
+        max_position_pct=Decimal(20),
+    )
+    assert result.quantity * limit <= EQUITY * Decimal("0.05")
+    assert result.quantity * limit > EQUITY * Decimal("0.0499")  # bound by the cap, not below it
+    assert "bound by order_notional" in result.method
+    unbounded = entry_size(
+        signal=strong,
+        equity=EQUITY,
+        ask=ASK,
+        instrument=BTC,
+        order_fraction=Decimal("0.02"),
+        multiplier=1.0,
+        held=Decimal(0),
+    )
+    assert unbounded.quantity * limit > EQUITY * Decimal("0.05")  # what the check refused

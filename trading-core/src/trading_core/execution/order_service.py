@@ -189,6 +189,11 @@ class OrderService:
         """A live run's part of the firm view: published after fills; with other accounts
         configured, read before each check and applied by the firm-wide control."""
 
+    @property
+    def limits(self) -> RiskLimits:
+        """The effective risk limits every order of this service is checked against."""
+        return self._limits
+
     def update_limits(self, risk_limits: RiskLimits) -> None:
         """Adopt limits changed at run time (a tightening applies to the very next check)."""
         self._limits = risk_limits

@@ -376,6 +376,7 @@ class Pipeline:
                 await self._tools.cancel_order(order.order_id)
         sizing = ""
         if buy:
+            limits = self._orders.limits
             size = entry_size(
                 signal=pending.signal,
                 equity=portfolio.equity,
@@ -384,6 +385,12 @@ class Pipeline:
                 order_fraction=self._config.order_fraction,
                 multiplier=pending.size_multiplier,
                 held=portfolio.position(symbol).quantity,
+                # Kelly is bound by the caps the order will be checked against, at its limit.
+                limit_price=marketable_limit(
+                    quote, buy=True, tick=instrument.tick_size, slack_bps=LIMIT_SLACK_BPS
+                ),
+                max_order_notional_pct=limits.max_order_notional_pct,
+                max_position_pct=limits.max_position_pct,
             )
             quantity, sizing = size.quantity, size.method
         else:

@@ -37,21 +37,35 @@ def entry_size(
     order_fraction: Decimal,
     multiplier: float,
     held: Decimal,
+    limit_price: Decimal | None = None,
+    max_order_notional_pct: Decimal | None = None,
+    max_position_pct: Decimal | None = None,
 ) -> EntrySize:
-    """The quantity of an entry at ``ask`` (see the module docstring)."""
+    """The quantity of an entry at ``ask`` (see the module docstring).
+
+    Kelly sizes at ``limit_price`` (the price the order's notional is checked at; default the
+    ask) within the effective ``max_order_notional_pct`` and ``max_position_pct`` (default the
+    hard caps), so that a Kelly-sized order fits the caps it is then checked against.
+    """
     shrink = Decimal(repr(min(1.0, max(0.0, multiplier))))
     features = signal.features if signal is not None else {}
     p, b = features.get(WIN_PROBABILITY), features.get(WIN_LOSS_RATIO)
     if p is not None and b is not None:
+        caps: dict[str, Decimal] = {}
+        if max_order_notional_pct is not None:
+            caps["max_order_notional_pct"] = max_order_notional_pct
+        if max_position_pct is not None:
+            caps["max_position_pct"] = max_position_pct
         sized = position_size(
             equity=equity,
-            price=ask,
+            price=limit_price if limit_price is not None else ask,
             win_probability=p,
             win_loss_ratio=b,
             lot_size=instrument.lot_size,
             existing_quantity=max(held, Decimal(0)),
             min_quantity=instrument.min_quantity,
             max_quantity=instrument.max_quantity,
+            **caps,
         )
         quantity = round_down(sized.quantity * shrink, instrument.lot_size)
         method = (
