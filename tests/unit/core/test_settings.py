@@ -117,3 +117,15 @@ def test_the_firm_views_ages_only_shorten_and_its_accounts_are_venues(
         monkeypatch.setenv(f"TRADING_FIRM__{key.upper()}", value)
     with pytest.raises(ConfigurationError, match=problem):
         load_settings(config_dir=config_dir)
+
+
+def test_the_models_calibration_gate_can_be_tightened_but_not_loosened(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_settings(config_dir=config_dir).model.max_ece == 0.05
+    monkeypatch.setenv("TRADING_MODEL__MAX_ECE", "0.02")
+    assert load_settings(config_dir=config_dir).model.max_ece == 0.02
+    for loosened in ("0.0501", "0.2", "1"):
+        monkeypatch.setenv("TRADING_MODEL__MAX_ECE", loosened)
+        with pytest.raises(ConfigurationError, match=r"max_ece.*above its hard cap 0\.05"):
+            load_settings(config_dir=config_dir)

@@ -97,8 +97,19 @@ class ModelSettings(_Section):
     path: Path | None = None
     """A model card (``*.card.json``) or the model file beside it; None: no model, every agent
     keeps to its rules."""
-    max_ece: float = Field(default=0.05, gt=0, le=1)
-    """Out-of-sample expected calibration error above which the model never sizes (seed 004)."""
+    max_ece: float = Field(default=hard_limits.MAX_MODEL_ECE, gt=0)
+    """Out-of-sample expected calibration error above which the model never informs a decision
+    or a size (seed 004). Capped in code (``risk.limits``): configuration may only lower it."""
+
+    @field_validator("max_ece")
+    @classmethod
+    def _within_hard_cap(cls, value: float) -> float:
+        if value > hard_limits.MAX_MODEL_ECE:
+            raise ValueError(
+                f"{value} is above its hard cap {hard_limits.MAX_MODEL_ECE}: a looser gate would "
+                "let a worse-calibrated model size positions (configuration may only lower it)"
+            )
+        return value
 
 
 class SyntheticSettings(_Section):

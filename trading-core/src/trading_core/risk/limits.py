@@ -136,3 +136,8 @@ MAX_PAUSE_MINUTES: Final = 7 * 24 * 60
 
 MAX_KILL_LATCH_HOURS: Final = 30 * 24
 """Longest kill-switch latch that may be configured (30 days); a person may always override."""
+
+MAX_MODEL_ECE: Final = 0.05
+"""The worst out-of-sample expected calibration error a signal model may have and still size
+positions (seed 004). Configuration may only lower it: an overconfident model's probabilities
+would make quarter Kelly bet on an edge it does not have."""
