@@ -71,3 +71,19 @@ def test_ranking_is_best_first_with_failed_and_undefined_runs_last() -> None:
         "sharpe",
     )
     assert [o.point.number for o in ranked] == [3, 1, 5, 2, 4]
+
+
+def test_workers_fork_only_from_a_process_running_no_other_thread() -> None:
+    import threading
+
+    from trading_core.reporting.grid import _worker_context
+
+    assert _worker_context().get_start_method() == "fork"
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert _worker_context().get_start_method() == "forkserver"
+    finally:
+        stop.set()
+        other.join()
