@@ -28,7 +28,7 @@ from trading_core.domain.order import Order
 from trading_core.domain.signal import DecisionType
 from trading_core.orchestrator.runner import RunServices, ToolsFactory
 from trading_core.ports.tools import OrderTicket, PlaceResult, Tools
-from trading_core.settings import Settings
+from trading_core.settings import PACKAGED_CONFIG_DIR, Settings, load_settings
 from trading_core.storage.factory import open_store
 
 from .served_suite import AUTONOMOUS_TOKEN, ServedSuite
@@ -143,6 +143,11 @@ def http_settings(data_dir: Path, **overrides: Any) -> Settings:
     return replay_settings(data_dir, **HTTP, **overrides)
 
 
+def served_settings(data_dir: Path) -> Settings:
+    """A suite of its own on the synthetic feed (no data file needed), with the HTTP token."""
+    return load_settings(config_dir=PACKAGED_CONFIG_DIR, data_dir=data_dir, **HTTP)
+
+
 async def events(settings: Settings, event_type: str) -> list[str]:
     store = await open_store(settings.database_url)
     try:
@@ -248,7 +253,7 @@ async def test_backoff_doubles_up_to_its_cap_and_resets_once_connected(tmp_path:
         attempts.append(now[0])
         return suite_holder[0].client()
 
-    settings = http_settings(tmp_path)
+    settings = served_settings(tmp_path)
     runtime = Runtime(settings)
     suite = ServedSuite(lambda: runtime, settings)
     suite_holder.append(suite)
@@ -282,7 +287,7 @@ async def test_backoff_doubles_up_to_its_cap_and_resets_once_connected(tmp_path:
 
 
 async def test_a_wrong_token_is_an_outage_not_a_crash(tmp_path: Path) -> None:
-    settings = http_settings(tmp_path)
+    settings = served_settings(tmp_path)
     runtime = Runtime(settings)
     suite = ServedSuite(lambda: runtime, settings)
     await suite.start()
