@@ -83,6 +83,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # (id of the metric, label value) -> its child: labels() is looked up on every bar.
+        self._children: dict[tuple[int, str], Any] = {}
         r = self.registry
         self._decisions = Counter(
             "trading_decisions", "Decisions taken, by type.", ["decision_type"], registry=r
@@ -143,17 +145,17 @@ class Metrics:
 
     def record_decision(self, decision_type: str) -> None:
         """Count one decision (``DecisionType`` values: entry, exit, hold, skip, ...)."""
-        _child(self._decisions, str(decision_type)).inc()
+        self._child(self._decisions, str(decision_type)).inc()
 
     def record_order(self, status: str) -> None:
         """Count an order reaching ``status`` (``OrderStatus`` values)."""
-        _child(self._orders, str(status)).inc()
+        self._child(self._orders, str(status)).inc()
 
     def record_fill(self) -> None:
         self._fills.inc()
 
     def record_bar(self, symbol: str) -> None:
-        _child(self._bars, symbol).inc()
+        self._child(self._bars, symbol).inc()
 
     def set_equity(self, value: Decimal) -> None:
         self._equity.set(float(value))
@@ -190,13 +192,21 @@ class Metrics:
         """Mark market data for ``symbol`` as received at ``at`` (timezone-aware)."""
         if at.tzinfo is None:
             raise ValueError("timestamps must be timezone-aware")
-        _child(self._feed_last_update, symbol).set(at.timestamp())
+        self._child(self._feed_last_update, symbol).set(at.timestamp())
 
     def record_bus_drops(self, count: int = 1) -> None:
         """Count bus messages dropped; pass ``metrics.record_bus_drops`` as a bus ``on_drop``."""
         if count < 0:
             raise ValueError(f"dropped message count cannot be negative: {count}")
         self._bus_dropped.inc(count)
+
+    def _child(self, metric: Any, label: str) -> Any:
+        """``metric.labels(label)`` for a one-label metric, looked up once per label value."""
+        key = (id(metric), label)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(label)
+        return child
 
     def render(self) -> bytes:
         """This registry in the Prometheus text exposition format."""
@@ -206,18 +216,3 @@ class Metrics:
         """Serve this registry over HTTP on ``host:port`` in a daemon thread; port 0 picks one."""
         server, thread = start_http_server(port, addr=host, registry=self.registry)
         return MetricsServer(server, thread)
-
-
-_CHILDREN: Final = "_trading_children"
-
-
-def _child(metric: Any, label: str) -> Any:
-    """``metric.labels(label)`` for a one-label metric, kept: the lookup runs every bar."""
-    children: dict[str, Any] | None = getattr(metric, _CHILDREN, None)
-    if children is None:
-        children = {}
-        setattr(metric, _CHILDREN, children)
-    child = children.get(label)
-    if child is None:
-        child = children[label] = metric.labels(label)
-    return child
